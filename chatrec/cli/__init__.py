@@ -1,0 +1,21 @@
+"""The `chatrec` command line. Each concern lives in its own module and is mounted here."""
+
+from __future__ import annotations
+
+import typer
+
+from chatrec.cli import config_cmd, sql_cmd, warehouse_cmd
+
+app = typer.Typer(
+    name="chatrec",
+    help="LLM-augmented, interactive and explainable recommender run as a data pipeline.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(warehouse_cmd.app, name="warehouse")
+app.command("sql")(sql_cmd.sql)
+
+
+def main() -> None:
+    app()

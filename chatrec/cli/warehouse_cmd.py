@@ -1,0 +1,35 @@
+"""`chatrec warehouse migrate|test`: apply the SQL in warehouse/ and run its data tests."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from chatrec.settings import Settings
+from chatrec.warehouse import connect
+from chatrec.warehouse.migrations import run_data_tests
+
+app = typer.Typer(help="Manage the DuckDB warehouse.", no_args_is_help=True)
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Create or upgrade the warehouse file (idempotent)."""
+    settings = Settings()
+    con = connect(settings)
+    applied = con.execute("SELECT name FROM schema_migrations ORDER BY version").fetchall()
+    con.close()
+    Console().print(f"warehouse {settings.warehouse_path}: {len(applied)} migrations applied")
+
+
+@app.command("test")
+def test() -> None:
+    """Run the data tests beside each SQL model (*.test.sql); exit 1 if any returns rows."""
+    console = Console()
+    con = connect(Settings())
+    results = run_data_tests(con)
+    con.close()
+    for name, failures in results.items():
+        console.print(f"{'[green]PASS' if failures == 0 else '[red]FAIL'}[/] {name} ({failures} failing rows)")
+    if any(results.values()):
+        raise typer.Exit(1)

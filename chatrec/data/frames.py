@@ -1,0 +1,40 @@
+"""The warehouse's core tables as polars frames: the one way models and reports read input data."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+
+def interactions_frame(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    events: tuple[str, ...] = ("rating",),
+) -> pl.DataFrame:
+    """core.interactions (user_id, item_id, rating, event, ts) in [start, end), sorted by time."""
+    clauses = ["event IN (SELECT unnest(?))"]
+    params: list[object] = [list(events)]
+    if start is not None:
+        clauses.append("ts >= CAST(? AS TIMESTAMP)")
+        params.append(start)
+    if end is not None:
+        clauses.append("ts < CAST(? AS TIMESTAMP)")
+        params.append(end)
+    query = (
+        "SELECT user_id, item_id, rating, event, ts FROM core.interactions WHERE "
+        + " AND ".join(clauses)
+        + " ORDER BY ts, user_id, item_id"
+    )
+    return con.execute(query, params).pl()
+
+
+def items_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """core.items (item_id, title, release_year, genres, description)."""
+    return con.execute("SELECT item_id, title, release_year, genres, description FROM core.items ORDER BY item_id").pl()
+
+
+def users_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """core.users (user_id, age, gender, occupation, zip_code)."""
+    return con.execute("SELECT user_id, age, gender, occupation, zip_code FROM core.users ORDER BY user_id").pl()

@@ -1,0 +1,152 @@
+"""One typed settings object for the whole workspace.
+
+Values come, highest priority first, from keyword arguments, environment variables
+(`CHATREC_<FIELD>`), a TOML file (`$CHATREC_CONFIG`, else `./chatrec.toml` when present) and the
+defaults below. `describe_sources` tells where each effective value came from (`chatrec config show`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "CHATREC_"
+DEFAULT_CONFIG_FILE = Path("chatrec.toml")
+
+
+def config_file() -> Path | None:
+    """The TOML file settings are read from, or None when there is none."""
+    explicit = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"{ENV_PREFIX}CONFIG points to {path}, which is not a file")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Everything a run of chatrec can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    # --- storage -------------------------------------------------------------------------------
+    warehouse_path: Path = Field(Path("var/chatrec.duckdb"), description="DuckDB warehouse file")
+    landing_dir: Path = Field(Path("var/landing"), description="folder the ingest flow picks new files from")
+    artifacts_dir: Path = Field(Path("var/artifacts"), description="trained model artifacts")
+    reports_dir: Path = Field(Path("var/reports"), description="Evidently HTML/JSON reports and index page")
+    evidently_workspace: Path = Field(Path("var/evidently"), description="Evidently UI workspace")
+    cache_dir: Path = Field(Path("var/cache"), description="converted model weights and embeddings")
+
+    # --- data ----------------------------------------------------------------------------------
+    data_source: Literal["movielens", "movielens-latest", "csv"] = Field(
+        "movielens", description="default ingest source format"
+    )
+    data_path: Path | None = Field(
+        None, description="path to the source files; None = MovieLens 100K packaged in the recbole wheel"
+    )
+    item_descriptions_path: Path | None = Field(
+        None, description="optional CSV of item descriptions (item_id, description) joined to items"
+    )
+
+    # --- models --------------------------------------------------------------------------------
+    candidate_models: list[str] = Field(
+        ["popularity", "itemknn", "ease", "bpr", "sasrec"], description="first-stage models the retrain trains"
+    )
+    candidate_model: str = Field("ease", description="first-stage model used for recommendations")
+    rating_model: str = Field("biasedmf", description="rating predictor")
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="sentence-transformers model id/path; default is the packaged MiniLM"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device; auto = CUDA when present")
+
+    # --- LLM -----------------------------------------------------------------------------------
+    llm_backend: Literal["transformers", "openai", "none"] = Field("transformers", description="LLM backend")
+    llm_model: str = Field(
+        "SmolLM2-135M-Instruct",
+        description="transformers model id/path, or the endpoint's model name; default is the packaged SmolLM2",
+    )
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    llm_api_key: str | None = Field(None, description="API key for the endpoint", repr=False)
+    llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout")
+    llm_max_retries: int = Field(2, ge=0, description="retries on transient LLM errors")
+    llm_batch_size: int = Field(8, ge=1, description="prompts decoded together")
+
+    # --- compute -------------------------------------------------------------------------------
+    dask_address: str | None = Field(None, description="Dask scheduler address; None = LocalCluster")
+    dask_workers: int | None = Field(None, ge=1, description="LocalCluster workers; None = sized to the machine")
+
+    # --- recommendation sizes and seeds ----------------------------------------------------------
+    top_k_candidates: int = Field(20, ge=1, description="first-stage candidates handed to the re-ranker")
+    top_k_final: int = Field(5, ge=1, description="items recommended per user")
+    top_k_eval: int = Field(10, ge=1, description="k for full-catalogue evaluation")
+    seed: int = Field(42, description="seed for every random choice")
+
+    # --- monitoring and promotion --------------------------------------------------------------
+    drift_share_threshold: float = Field(0.5, ge=0, le=1, description="share of drifted columns that fails monitor")
+    quality_drop_tolerance: float = Field(0.05, ge=0, description="relative NDCG drop that fails monitor")
+    promotion_tolerance: float = Field(0.01, ge=0, description="relative regression allowed when promoting")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def torch_device(self) -> str:
+        """The torch device to use: CUDA when present (or asked for), CPU otherwise."""
+        import torch
+
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("CHATREC_DEVICE=cuda but torch sees no CUDA device")
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+
+def describe_sources(settings: Settings, overrides: dict[str, Any] | None = None) -> dict[str, str]:
+    """For each field, where its effective value came from: argument, env var, TOML file or default."""
+    overrides = overrides or {}
+    path = config_file()
+    toml_values: dict[str, Any] = {}
+    if path is not None:
+        import tomllib
+
+        toml_values = tomllib.loads(path.read_text())
+    origin: dict[str, str] = {}
+    for name in Settings.model_fields:
+        env_name = f"{ENV_PREFIX}{name.upper()}"
+        if name in overrides:
+            origin[name] = "argument"
+        elif env_name in os.environ:
+            origin[name] = f"env {env_name}"
+        elif name in toml_values:
+            origin[name] = f"file {path}"
+        else:
+            origin[name] = "default"
+    return origin
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once). Tests build their own `Settings(...)` instead."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""dashboards of the chatrec workspace."""

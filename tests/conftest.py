@@ -1,0 +1,53 @@
+"""Shared fixtures. Every test gets its own settings object pointing into a temporary folder, so no
+test touches the developer's `var/` or picks up a `chatrec.toml` from the working directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from chatrec.settings import Settings, get_settings
+from chatrec.warehouse import connect
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run each test in a temp cwd with no CHATREC_* variables from the outer shell."""
+    for name in list(os.environ):
+        if name.startswith("CHATREC_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings whose every path lies under the test's temporary folder."""
+    var = tmp_path / "var"
+    return Settings(
+        warehouse_path=var / "chatrec.duckdb",
+        landing_dir=var / "landing",
+        artifacts_dir=var / "artifacts",
+        reports_dir=var / "reports",
+        evidently_workspace=var / "evidently",
+        cache_dir=var / "cache",
+    )
+
+
+@pytest.fixture
+def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh, migrated, empty warehouse file."""
+    con = connect(settings)
+    yield con
+    con.close()
