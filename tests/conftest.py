@@ -4,6 +4,7 @@ test touches the developer's `var/` or picks up a `chatrec.toml` from the workin
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,6 +49,28 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A fresh, migrated, empty warehouse file."""
+    con = connect(settings)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def ml100k_warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse file holding the packaged MovieLens 100K, built once per test session (~1 s)."""
+    from chatrec.data.ingest import ingest_movielens
+
+    path = tmp_path_factory.mktemp("ml100k") / "chatrec.duckdb"
+    con = connect(path=path)
+    ingest_movielens(con)
+    con.close()
+    return path
+
+
+@pytest.fixture
+def ml100k_warehouse(ml100k_warehouse_path: Path, settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A private read-write copy of the MovieLens 100K warehouse at `settings.warehouse_path`."""
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ml100k_warehouse_path, settings.warehouse_path)
     con = connect(settings)
     yield con
     con.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from chatrec.cli import config_cmd, sql_cmd, warehouse_cmd
+from chatrec.cli import config_cmd, ingest_cmd, sql_cmd, warehouse_cmd
 
 app = typer.Typer(
     name="chatrec",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(warehouse_cmd.app, name="warehouse")
+app.add_typer(ingest_cmd.app, name="ingest")
 app.command("sql")(sql_cmd.sql)
 
 

@@ -23,14 +23,14 @@ def sql(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     try:
-        result = con.sql(query)
+        cursor = con.execute(query)
     except duckdb.Error as exc:
         console.print(f"[red]query failed:[/red] {exc}")
         raise typer.Exit(1) from exc
-    if result is None:  # a statement without a result set
+    if cursor.description is None:  # a statement without a result set
         return
-    rows = result.fetchmany(limit + 1)
-    table = Table(*result.columns)
+    rows = cursor.fetchmany(limit + 1)
+    table = Table(*(column[0] for column in cursor.description))
     for row in rows[:limit]:
         table.add_row(*("NULL" if v is None else str(v) for v in row))
     console.print(table)

@@ -1,0 +1,5 @@
+"""`python -m chatrec` is the `chatrec` command."""
+
+from chatrec.cli import main
+
+main()
