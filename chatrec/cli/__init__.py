@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from chatrec.cli import config_cmd, ingest_cmd, sql_cmd, warehouse_cmd
+from chatrec.cli import config_cmd, ingest_cmd, run_cmd, sql_cmd, warehouse_cmd
 
 app = typer.Typer(
     name="chatrec",
@@ -16,6 +16,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(warehouse_cmd.app, name="warehouse")
 app.add_typer(ingest_cmd.app, name="ingest")
 app.command("sql")(sql_cmd.sql)
+app.command("run")(run_cmd.run)
 
 
 def main() -> None:

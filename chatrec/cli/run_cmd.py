@@ -1,0 +1,25 @@
+"""`chatrec run FLOW`: run a Prefect flow in this process (a temporary local API when no server is set)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import typer
+
+FLOWS = {"ingest": "flows.ingest:ingest_flow", "nightly": "flows.nightly:nightly_flow"}
+
+
+def run(flow: str = typer.Argument(..., help=f"one of: {', '.join(FLOWS)}")) -> None:
+    """Run a pipeline flow now (the same code the scheduled deployments run)."""
+    if flow not in FLOWS:
+        typer.echo(f"unknown flow {flow!r}; choose one of: {', '.join(FLOWS)}", err=True)
+        raise typer.Exit(2)
+    # Prefect's telemetry otherwise races the temporary SQLite API ('database is locked').
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    module_name, function_name = FLOWS[flow].split(":")
+    flow_function = getattr(importlib.import_module(module_name), function_name)
+    state = flow_function(return_state=True)
+    if not state.is_completed():
+        typer.echo(f"flow {flow} ended {state.type.value}: {state.message}", err=True)
+        raise typer.Exit(1)
