@@ -6,6 +6,11 @@ import duckdb
 import polars as pl
 
 
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+    """A query's result as a polars frame (DuckDB 2.0: relations convert, DB-API results copy)."""
+    return con.sql(sql, params=params).pl()
+
+
 def interactions_frame(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -14,7 +19,7 @@ def interactions_frame(
     events: tuple[str, ...] = ("rating",),
 ) -> pl.DataFrame:
     """core.interactions (user_id, item_id, rating, event, ts) in [start, end), sorted by time."""
-    clauses = ["event IN (SELECT unnest(?))"]
+    clauses = ["list_contains(?, event)"]
     params: list[object] = [list(events)]
     if start is not None:
         clauses.append("ts >= CAST(? AS TIMESTAMP)")
@@ -22,19 +27,19 @@ def interactions_frame(
     if end is not None:
         clauses.append("ts < CAST(? AS TIMESTAMP)")
         params.append(end)
-    query = (
+    sql = (
         "SELECT user_id, item_id, rating, event, ts FROM core.interactions WHERE "
         + " AND ".join(clauses)
         + " ORDER BY ts, user_id, item_id"
     )
-    return con.execute(query, params).pl()
+    return query_frame(con, sql, params)
 
 
 def items_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """core.items (item_id, title, release_year, genres, description)."""
-    return con.execute("SELECT item_id, title, release_year, genres, description FROM core.items ORDER BY item_id").pl()
+    return query_frame(con, "SELECT item_id, title, release_year, genres, description FROM core.items ORDER BY item_id")
 
 
 def users_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """core.users (user_id, age, gender, occupation, zip_code)."""
-    return con.execute("SELECT user_id, age, gender, occupation, zip_code FROM core.users ORDER BY user_id").pl()
+    return query_frame(con, "SELECT user_id, age, gender, occupation, zip_code FROM core.users ORDER BY user_id")

@@ -1,0 +1,1 @@
+"""Splitters and metrics. Functions take frames and column names (like Microsoft Recommenders)."""

@@ -1,0 +1,28 @@
+"""Recommenders (candidate stage) and rating predictors, by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatrec.models.base import RatingPredictor, Recommender
+from chatrec.models.biasedmf import BiasedMF
+from chatrec.models.bpr import BPR
+from chatrec.models.ease import EASE
+from chatrec.models.itemknn import ItemKNN
+from chatrec.models.popularity import Popularity
+from chatrec.settings import Settings
+
+CANDIDATE_MODELS: dict[str, type[Recommender]] = {m.name: m for m in (Popularity, ItemKNN, EASE, BPR)}
+RATING_MODELS: dict[str, type[RatingPredictor]] = {BiasedMF.name: BiasedMF}
+
+
+def make_model(name: str, settings: Settings | None = None, **params: Any) -> Recommender | RatingPredictor:
+    """A fresh, unfitted model by registry name, on the settings' device and seed."""
+    settings = settings or Settings()
+    registry: dict[str, type[Recommender] | type[RatingPredictor]] = {**CANDIDATE_MODELS, **RATING_MODELS}
+    if name not in registry:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(registry))}")
+    return registry[name](device=settings.torch_device(), seed=settings.seed, **params)
+
+
+__all__ = ["CANDIDATE_MODELS", "RATING_MODELS", "RatingPredictor", "Recommender", "make_model"]

@@ -1,0 +1,275 @@
+"""One small base class for every recommender (in the style of the `implicit` library).
+
+Subclasses implement `_fit(data)` and `_score_users(user_rows)`; the base class owns the id
+mapping, batched top-k with explicit filters (seen items, per-user exclusions, a candidate
+set), pairwise scoring, device choice, seeding and saving.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class IdIndex:
+    """String ids <-> contiguous row numbers."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = np.asarray(list(ids), dtype=object)
+        self.position = {item: n for n, item in enumerate(self.ids)}
+        if len(self.position) != len(self.ids):
+            raise ValueError("ids must be unique")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, ids: Sequence[str], *, missing: int = -1) -> np.ndarray:
+        return np.fromiter((self.position.get(str(i), missing) for i in ids), dtype=np.int64, count=len(ids))
+
+
+@dataclass
+class TrainingData:
+    """Interactions as index arrays and a user x item matrix (values = ratings, or 1 for implicit)."""
+
+    users: IdIndex
+    items: IdIndex
+    user_rows: np.ndarray
+    item_rows: np.ndarray
+    ratings: np.ndarray
+    timestamps: np.ndarray
+    matrix: sp.csr_matrix
+    item_frame: pl.DataFrame | None
+
+    @property
+    def binary(self) -> sp.csr_matrix:
+        out = self.matrix.copy()
+        out.data[:] = 1.0
+        return out
+
+
+def build_training_data(interactions: pl.DataFrame, items: pl.DataFrame | None = None) -> TrainingData:
+    """Index the interactions; the item index also holds catalogue items without interactions (cold start)."""
+    missing = {"user_id", "item_id"} - set(interactions.columns)
+    if missing:
+        raise ValueError(f"interactions lack column(s) {', '.join(sorted(missing))}")
+    if interactions.height == 0:
+        raise ValueError("cannot fit a recommender on zero interactions")
+    frame = interactions.with_columns(pl.col("user_id").cast(pl.Utf8), pl.col("item_id").cast(pl.Utf8))
+    user_ids = frame.get_column("user_id").unique(maintain_order=True).sort().to_list()
+    item_ids = frame.get_column("item_id").unique().to_list()
+    if items is not None:
+        item_ids = list(set(item_ids) | set(items.get_column("item_id").cast(pl.Utf8).to_list()))
+    users, item_index = IdIndex(user_ids), IdIndex(sorted(item_ids))
+    user_rows = users.rows(frame.get_column("user_id").to_list())
+    item_rows = item_index.rows(frame.get_column("item_id").to_list())
+    if "rating" in frame.columns:
+        ratings = frame.get_column("rating").fill_null(1.0).cast(pl.Float64).to_numpy()
+    else:
+        ratings = np.ones(frame.height)
+    if "ts" in frame.columns:
+        timestamps = frame.get_column("ts").cast(pl.Datetime("us")).dt.epoch("s").fill_null(0).to_numpy()
+    else:
+        timestamps = np.zeros(frame.height, dtype=np.int64)
+    matrix = sp.csr_matrix((ratings, (user_rows, item_rows)), shape=(len(users), len(item_index)))
+    matrix.sum_duplicates()
+    return TrainingData(users, item_index, user_rows, item_rows, ratings, timestamps, matrix, items)
+
+
+class Recommender(ABC):
+    """fit on interactions; batched top-k `recommend` with explicit filters; pairwise `score`."""
+
+    name: ClassVar[str]
+
+    def __init__(self, *, device: str = "cpu", seed: int = 42) -> None:
+        self.device = device
+        self.seed = seed
+        self.data: TrainingData | None = None
+        self._popularity: np.ndarray | None = None
+
+    # -- to implement ------------------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, data: TrainingData) -> None: ...
+
+    @abstractmethod
+    def _score_users(self, user_rows: np.ndarray) -> torch.Tensor:
+        """Scores for every item, one row per known user row: float tensor [len(user_rows), n_items]."""
+
+    def params(self) -> dict[str, Any]:
+        """Hyper-parameters, for the registry."""
+        return {}
+
+    # -- shared ------------------------------------------------------------------------------
+    def fit(self, interactions: pl.DataFrame, items: pl.DataFrame | None = None) -> Self:
+        seed_everything(self.seed)
+        self.data = build_training_data(interactions, items)
+        counts = np.asarray(self.data.binary.sum(axis=0)).ravel()
+        self._popularity = counts / max(counts.max(), 1.0)
+        self._fit(self.data)
+        return self
+
+    @property
+    def fitted(self) -> TrainingData:
+        if self.data is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+        return self.data
+
+    def _scores(self, user_ids: Sequence[str]) -> torch.Tensor:
+        """Scores for any users; users unseen in training get the popularity ranking."""
+        data = self.fitted
+        rows = data.users.rows(user_ids)
+        known = rows >= 0
+        out = torch.empty((len(rows), len(data.items)), dtype=torch.float32, device=self.device)
+        if known.any():
+            out[torch.as_tensor(known, device=self.device)] = self._score_users(rows[known]).float().to(self.device)
+        if (~known).any():
+            assert self._popularity is not None
+            popularity = torch.as_tensor(self._popularity, dtype=torch.float32, device=self.device)
+            out[torch.as_tensor(~known, device=self.device)] = popularity
+        return out
+
+    def recommend(
+        self,
+        user_ids: Sequence[str],
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        exclude: Mapping[str, Collection[str]] | None = None,
+        candidates: Collection[str] | None = None,
+        batch_size: int = 1024,
+    ) -> pl.DataFrame:
+        """Top-k per user as (user_id, rank 1..k, item_id, score); fewer rows when fewer items qualify."""
+        data = self.fitted
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        allowed = None
+        if candidates is not None:
+            allowed = torch.zeros(len(data.items), dtype=torch.bool, device=self.device)
+            rows = data.items.rows(list(candidates))
+            allowed[torch.as_tensor(rows[rows >= 0], device=self.device)] = True
+        out_users: list[str] = []
+        out_items: list[str] = []
+        out_scores: list[float] = []
+        out_ranks: list[int] = []
+        user_ids = [str(u) for u in user_ids]
+        for start in range(0, len(user_ids), batch_size):
+            batch = user_ids[start : start + batch_size]
+            scores = self._scores(batch)
+            mask = torch.zeros_like(scores, dtype=torch.bool)
+            if exclude_seen:
+                rows = data.users.rows(batch)
+                known = np.flatnonzero(rows >= 0)
+                if len(known):
+                    seen = data.matrix[rows[known]].tocoo()
+                    mask[torch.as_tensor(known[seen.row]), torch.as_tensor(seen.col)] = True
+            if exclude:
+                for position, user in enumerate(batch):
+                    items = data.items.rows(list(exclude.get(user, ())))
+                    mask[position, torch.as_tensor(items[items >= 0], dtype=torch.long)] = True
+            if allowed is not None:
+                mask |= ~allowed
+            scores = scores.masked_fill(mask, float("-inf"))
+            # a stable sort breaks ties by catalogue order, so equal scores rank the same every run
+            ordered = torch.sort(scores, dim=1, descending=True, stable=True)
+            width = min(k, scores.shape[1])
+            values = ordered.values[:, :width].cpu().numpy()
+            indices = ordered.indices[:, :width].cpu().numpy()
+            for position, user in enumerate(batch):
+                finite = np.isfinite(values[position])
+                picked = indices[position][finite]
+                out_users.extend([user] * len(picked))
+                out_items.extend(data.items.ids[picked].tolist())
+                out_scores.extend(values[position][finite].tolist())
+                out_ranks.extend(range(1, len(picked) + 1))
+        return pl.DataFrame(
+            {"user_id": out_users, "rank": out_ranks, "item_id": out_items, "score": out_scores},
+            schema={"user_id": pl.Utf8, "rank": pl.Int32, "item_id": pl.Utf8, "score": pl.Float64},
+        )
+
+    def score(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
+        """Score of each (user, item) pair; NaN for items the model has never heard of."""
+        if len(user_ids) != len(item_ids):
+            raise ValueError("user_ids and item_ids must have the same length")
+        data = self.fitted
+        result = np.full(len(user_ids), np.nan)
+        item_rows = data.items.rows([str(i) for i in item_ids])
+        users = np.asarray([str(u) for u in user_ids], dtype=object)
+        for user in dict.fromkeys(users.tolist()):
+            positions = np.flatnonzero(users == user)
+            rows = item_rows[positions]
+            ok = rows >= 0
+            if ok.any():
+                scores = self._scores([user])[0].cpu().numpy()
+                result[positions[ok]] = scores[rows[ok]]
+        return result
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            pickle.dump(self._state_for_save(), handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _state_for_save(self) -> Recommender:
+        return self
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        """Load a model saved by `save` (artifacts are written by chatrec itself; never load untrusted files)."""
+        with path.open("rb") as handle:
+            model = pickle.load(handle)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+
+class RatingPredictor(ABC):
+    """Predicts explicit ratings for (user, item) pairs."""
+
+    name: ClassVar[str]
+
+    def __init__(self, *, device: str = "cpu", seed: int = 42, rating_range: tuple[float, float] = (1.0, 5.0)) -> None:
+        self.device = device
+        self.seed = seed
+        self.rating_range = rating_range
+
+    @abstractmethod
+    def fit(self, interactions: pl.DataFrame) -> Self: ...
+
+    @abstractmethod
+    def _predict_raw(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray: ...
+
+    def predict(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
+        if len(user_ids) != len(item_ids):
+            raise ValueError("user_ids and item_ids must have the same length")
+        low, high = self.rating_range
+        return np.clip(self._predict_raw(user_ids, item_ids), low, high)
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        with path.open("rb") as handle:
+            model = pickle.load(handle)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model

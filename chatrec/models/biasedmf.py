@@ -1,0 +1,98 @@
+"""Biased matrix factorisation for rating prediction: r = mu + b_u + b_i + p_u . q_i (Koren 2009).
+
+Trained full-batch-free with mini-batch Adam and L2 on the parameters touched by each batch,
+which on ML-100K matches or beats the classic SGD "SVD" of Surprise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Self
+
+import numpy as np
+import polars as pl
+import torch
+
+from chatrec.models.base import IdIndex, RatingPredictor, seed_everything
+
+
+class BiasedMF(RatingPredictor):
+    name = "biasedmf"
+
+    def __init__(
+        self,
+        *,
+        factors: int = 64,
+        epochs: int = 30,
+        learning_rate: float = 0.005,
+        l2_factors: float = 0.05,
+        l2_bias: float = 0.005,
+        batch_size: int = 512,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.factors, self.epochs, self.learning_rate = factors, epochs, learning_rate
+        self.l2_factors, self.l2_bias, self.batch_size = l2_factors, l2_bias, batch_size
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "factors": self.factors,
+            "epochs": self.epochs,
+            "learning_rate": self.learning_rate,
+            "l2_factors": self.l2_factors,
+            "l2_bias": self.l2_bias,
+            "batch_size": self.batch_size,
+        }
+
+    def fit(self, interactions: pl.DataFrame) -> Self:
+        frame = interactions.filter(pl.col("rating").is_not_null())
+        if frame.height == 0:
+            raise ValueError("BiasedMF needs explicit ratings; none found")
+        seed_everything(self.seed)
+        generator = torch.Generator().manual_seed(self.seed)
+        self.users = IdIndex(sorted(frame.get_column("user_id").cast(pl.Utf8).unique().to_list()))
+        self.items = IdIndex(sorted(frame.get_column("item_id").cast(pl.Utf8).unique().to_list()))
+        u = torch.as_tensor(self.users.rows(frame.get_column("user_id").cast(pl.Utf8).to_list()))
+        i = torch.as_tensor(self.items.rows(frame.get_column("item_id").cast(pl.Utf8).to_list()))
+        r = torch.tensor(frame.get_column("rating").cast(pl.Float32).to_numpy())
+        self.mean = float(r.mean())
+        self.user_bias = torch.zeros(len(self.users), requires_grad=True)
+        self.item_bias = torch.zeros(len(self.items), requires_grad=True)
+        self.user_factors = (torch.randn(len(self.users), self.factors, generator=generator) * 0.1).requires_grad_()
+        self.item_factors = (torch.randn(len(self.items), self.factors, generator=generator) * 0.1).requires_grad_()
+        parameters = [self.user_bias, self.item_bias, self.user_factors, self.item_factors]
+        optimizer = torch.optim.Adam(parameters, lr=self.learning_rate)
+        self.losses: list[float] = []
+        for _ in range(self.epochs):
+            order = torch.randperm(len(r), generator=generator)
+            total = 0.0
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                bu, bi, br = u[batch], i[batch], r[batch]
+                pu, qi = self.user_factors[bu], self.item_factors[bi]
+                prediction = self.mean + self.user_bias[bu] + self.item_bias[bi] + (pu * qi).sum(1)
+                error = ((prediction - br) ** 2).mean()
+                penalty = (
+                    self.l2_factors * (pu.pow(2).sum(1) + qi.pow(2).sum(1)).mean()
+                    + self.l2_bias * (self.user_bias[bu].pow(2) + self.item_bias[bi].pow(2)).mean()
+                )
+                optimizer.zero_grad()
+                (error + penalty).backward()
+                optimizer.step()
+                total += error.item() * len(batch)
+            self.losses.append(total / len(order))
+        for p in parameters:
+            p.requires_grad_(False)
+        return self
+
+    def _predict_raw(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
+        """Unknown users or items fall back to the biases that are known (then the global mean)."""
+        u = self.users.rows([str(x) for x in user_ids])
+        i = self.items.rows([str(x) for x in item_ids])
+        ku, ki = u >= 0, i >= 0
+        out = np.full(len(u), self.mean, dtype=np.float64)
+        out[ku] += self.user_bias.numpy()[u[ku]]
+        out[ki] += self.item_bias.numpy()[i[ki]]
+        both = ku & ki
+        out[both] += (self.user_factors.numpy()[u[both]] * self.item_factors.numpy()[i[both]]).sum(1)
+        return out
