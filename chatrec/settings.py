@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     # --- models --------------------------------------------------------------------------------
     candidate_models: list[str] = Field(
-        ["popularity", "itemknn", "ease", "bpr", "sasrec"], description="first-stage models the retrain trains"
+        ["popularity", "itemknn", "ease", "bpr"], description="first-stage models the retrain trains"
     )
     candidate_model: str = Field("ease", description="first-stage model used for recommendations")
     rating_model: str = Field("biasedmf", description="rating predictor")

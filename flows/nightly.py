@@ -1,4 +1,4 @@
-"""Flow: the nightly pipeline. Composes the stage flows and publishes a markdown summary artifact."""
+"""Flow: the nightly pipeline (ingest -> retrain -> recommend) with a markdown summary artifact."""
 
 from __future__ import annotations
 
@@ -9,21 +9,33 @@ from prefect.artifacts import create_markdown_artifact
 
 from chatrec.settings import Settings
 from flows.ingest import ingest_flow
+from flows.recommend import recommend_flow
+from flows.retrain import retrain_flow
 
 
-def summary_markdown(settings: Settings, loads: list[dict[str, Any]]) -> str:
-    lines = [
-        "# chatrec nightly",
-        "",
-        "| load | source | in | loaded | unchanged | quarantined |",
-        "|---|---|---|---|---|---|",
-    ]
+def summary_markdown(
+    settings: Settings, loads: list[dict[str, Any]], models: list[dict[str, Any]], run: dict[str, Any]
+) -> str:
+    lines = ["# chatrec nightly", "", "## Ingest", "", "| load | source | in | loaded | unchanged | quarantined |"]
+    lines.append("|---|---|---|---|---|---|")
     for load in loads:
         lines.append(
             f"| {load['load_id']} | {load['source']} | {load['rows_in']} | {load['rows_loaded']} "
             f"| {load['rows_unchanged']} | {load['rows_quarantined']} |"
         )
-    lines += ["", f"Warehouse: `{settings.warehouse_path}`"]
+    lines += ["", "## Models", "", "| model | holdout metrics | decision |", "|---|---|---|"]
+    for model in models:
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in model["metrics"].items())
+        lines.append(f"| {model['model_id']} | {metrics} | {model['reason']} |")
+    lines += [
+        "",
+        "## Recommendations",
+        "",
+        f"Run `{run['run_id']}` with `{run['model_id']}`: {run['n_users']} users, "
+        f"{run['n_recommendations']} recommendations, {run['n_explanations']} explanations.",
+        "",
+        f"Warehouse: `{settings.warehouse_path}` (query `marts.latest_recommendations`).",
+    ]
     return "\n".join(lines)
 
 
@@ -31,9 +43,12 @@ def summary_markdown(settings: Settings, loads: list[dict[str, Any]]) -> str:
 def nightly_flow() -> dict[str, Any]:
     settings = Settings()
     loads = ingest_flow()
-    create_markdown_artifact(key="nightly-summary", markdown=summary_markdown(settings, loads))
+    models = retrain_flow()
+    run = recommend_flow()
+    create_markdown_artifact(key="nightly-summary", markdown=summary_markdown(settings, loads, models, run))
     print(f"warehouse: {settings.warehouse_path.resolve()}")
-    return {"loads": loads, "warehouse": str(settings.warehouse_path)}
+    print("latest recommendations: chatrec sql \"SELECT * FROM marts.latest_recommendations WHERE user_id = '1'\"")
+    return {"loads": loads, "models": models, "run": run, "warehouse": str(settings.warehouse_path)}
 
 
 if __name__ == "__main__":

@@ -7,7 +7,12 @@ import os
 
 import typer
 
-FLOWS = {"ingest": "flows.ingest:ingest_flow", "nightly": "flows.nightly:nightly_flow"}
+FLOWS = {
+    "ingest": "flows.ingest:ingest_flow",
+    "retrain": "flows.retrain:retrain_flow",
+    "recommend": "flows.recommend:recommend_flow",
+    "nightly": "flows.nightly:nightly_flow",
+}
 
 
 def run(flow: str = typer.Argument(..., help=f"one of: {', '.join(FLOWS)}")) -> None:

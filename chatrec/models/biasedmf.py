@@ -25,7 +25,7 @@ class BiasedMF(RatingPredictor):
         factors: int = 64,
         epochs: int = 30,
         learning_rate: float = 0.005,
-        l2_factors: float = 0.05,
+        l2_factors: float = 0.1,
         l2_bias: float = 0.005,
         batch_size: int = 512,
         **kwargs: Any,

@@ -1,4 +1,9 @@
-"""EASE: embarrassingly shallow autoencoder, closed form (Steck, WWW 2019)."""
+"""EASE: embarrassingly shallow autoencoder, closed form (Steck, WWW 2019).
+
+`weighting="rating"` feeds ratings scaled to [0, 1] instead of 0/1 interactions: on explicit data
+a 5-star rating then says more about a user's taste than a 1-star one, which matters when the
+target is "items the user will rate highly" (the Chat-Rec protocol).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +18,19 @@ from chatrec.models.base import Recommender, TrainingData
 class EASE(Recommender):
     name = "ease"
 
-    def __init__(self, *, l2: float = 500.0, **kwargs: Any) -> None:
+    def __init__(self, *, l2: float = 500.0, weighting: str = "binary", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if weighting not in ("binary", "rating"):
+            raise ValueError(f"weighting must be 'binary' or 'rating', got {weighting!r}")
         self.l2 = l2
+        self.weighting = weighting
 
     def params(self) -> dict[str, Any]:
-        return {"l2": self.l2}
+        return {"l2": self.l2, "weighting": self.weighting}
 
     def _fit(self, data: TrainingData) -> None:
-        x = torch.as_tensor(data.binary.toarray(), dtype=torch.float64, device=self.device)
+        source = data.binary if self.weighting == "binary" else data.matrix / max(data.matrix.max(), 1e-9)
+        x = torch.as_tensor(source.toarray(), dtype=torch.float64, device=self.device)
         gram = x.T @ x
         gram += self.l2 * torch.eye(gram.shape[0], dtype=gram.dtype, device=self.device)
         precision = torch.linalg.inv(gram)

@@ -38,6 +38,17 @@ class TestEASE(RecommenderContract):
         assert float(self.fitted(ml_slice).weights.diagonal().abs().max()) == 0.0
 
 
+class TestRatingWeightedEASE(RecommenderContract):
+    def make(self):
+        return EASE(l2=200.0, weighting="rating")
+
+    def test_ratings_change_the_model(self, ml_slice) -> None:
+        interactions, items = ml_slice
+        binary = EASE(l2=200.0).fit(interactions, items).weights
+        weighted = self.fitted(ml_slice).weights
+        assert float((binary - weighted).abs().max()) > 1e-4
+
+
 class TestBPR(RecommenderContract):
     def make(self):
         return BPR(factors=16, epochs=3)

@@ -1,0 +1,51 @@
+"""Fit one model on ML-100K in this (fresh) process; print its fit time and peak memory as JSON.
+
+python -m bench.train_cost WAREHOUSE MODEL PARAMS_JSON TEST_RATIO|none rating|ranking
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def current_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    warehouse, name, params, ratio, kind = sys.argv[1:6]
+    import duckdb
+
+    from chatrec.data.frames import interactions_frame, items_frame
+    from chatrec.evaluation.protocols import GlobalMeanBaseline
+    from chatrec.evaluation.splitting import per_user_random_split
+    from chatrec.models import CANDIDATE_MODELS, RATING_MODELS
+
+    con = duckdb.connect(warehouse, read_only=True)
+    interactions, items = interactions_frame(con), items_frame(con)
+    con.close()
+    if ratio != "none":
+        interactions, _ = per_user_random_split(interactions, float(ratio), seed=42)
+    registry = {**CANDIDATE_MODELS, **RATING_MODELS, "global_mean": GlobalMeanBaseline}
+    model = registry[name](seed=42, **json.loads(params))
+    before = current_rss_mb()
+    started = time.perf_counter()
+    model.fit(interactions) if kind == "rating" else model.fit(interactions, items)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {"fit_seconds": seconds, "rss_before_mb": before, "peak_rss_mb": peak, "peak_increase_mb": peak - before}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

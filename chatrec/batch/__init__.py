@@ -1,0 +1,1 @@
+"""Batch recommendation runs written to recs.*."""

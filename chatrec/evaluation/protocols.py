@@ -1,0 +1,160 @@
+"""The three evaluation protocols of docs/benchmarks.md, as library functions.
+
+1. Chat-Rec (the paper's Table 2 setting): per-user random 80/20 split; a first-stage model returns
+   top-20 unseen candidates; the top-5 is scored with P/R/NDCG@5 against held-out items rated >= 4;
+   candidate recall@20 is the ceiling any re-ranker can reach.
+2. Full catalogue top-10 (Microsoft Recommenders' ML-100K setting): per-user random 75/25 split, rank
+   all unseen items; MAP, NDCG@10, P@10, R@10 against all held-out items, plus coverage, novelty and
+   intra-list (genre) diversity.
+3. Rating prediction on the official u1..u5 folds (RMSE/MAE averaged), and a temporal split.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from chatrec.evaluation.metrics import (
+    catalogue_coverage,
+    intra_list_diversity,
+    mae,
+    map_at_k,
+    ndcg_at_k,
+    novelty,
+    precision_at_k,
+    recall_at_k,
+    rmse,
+)
+from chatrec.evaluation.splitting import ml100k_fold, per_user_random_split, temporal_split
+from chatrec.models.base import RatingPredictor, Recommender
+
+RELEVANT_RATING = 4.0
+
+
+@dataclass
+class ModelResult:
+    model: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    train_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _timed_fit(make: Callable[[], Recommender], train: pl.DataFrame, items: pl.DataFrame) -> tuple[Recommender, float]:
+    started = time.perf_counter()
+    model = make().fit(train, items)
+    return model, time.perf_counter() - started
+
+
+def chatrec_protocol(
+    make: Callable[[], Recommender],
+    interactions: pl.DataFrame,
+    items: pl.DataFrame,
+    *,
+    seed: int,
+    n_candidates: int = 20,
+    k: int = 5,
+) -> ModelResult:
+    train, test = per_user_random_split(interactions, 0.2, seed=seed)
+    model, seconds = _timed_fit(make, train, items)
+    relevant = test.filter(pl.col("rating") >= RELEVANT_RATING)
+    candidates = model.recommend(relevant["user_id"].unique().sort().to_list(), n_candidates)
+    metrics = {
+        f"precision_at_{k}": precision_at_k(candidates, relevant, k),
+        f"recall_at_{k}": recall_at_k(candidates, relevant, k),
+        f"ndcg_at_{k}": ndcg_at_k(candidates, relevant, k),
+        f"candidate_recall_at_{n_candidates}": recall_at_k(candidates, relevant, n_candidates),
+    }
+    return ModelResult(model.name, model.params(), metrics, seconds)
+
+
+def full_catalogue_protocol(
+    make: Callable[[], Recommender],
+    interactions: pl.DataFrame,
+    items: pl.DataFrame,
+    *,
+    seed: int,
+    k: int = 10,
+) -> ModelResult:
+    train, test = per_user_random_split(interactions, 0.25, seed=seed)
+    model, seconds = _timed_fit(make, train, items)
+    recommended = model.recommend(test["user_id"].unique().sort().to_list(), k)
+    metrics = {
+        f"map_at_{k}": map_at_k(recommended, test, k),
+        f"ndcg_at_{k}": ndcg_at_k(recommended, test, k),
+        f"precision_at_{k}": precision_at_k(recommended, test, k),
+        f"recall_at_{k}": recall_at_k(recommended, test, k),
+        "coverage": catalogue_coverage(recommended, items.height),
+        "novelty": novelty(recommended, train),
+        "diversity": intra_list_diversity(recommended, items),
+    }
+    return ModelResult(model.name, model.params(), metrics, seconds)
+
+
+def rating_folds_protocol(make: Callable[[], RatingPredictor], ratings_in_file_order: pl.DataFrame) -> ModelResult:
+    """RMSE/MAE on each official fold and their means."""
+    per_fold: dict[str, float] = {}
+    seconds = 0.0
+    name, params = "", {}
+    for fold in range(1, 6):
+        train, test = ml100k_fold(ratings_in_file_order, fold)
+        started = time.perf_counter()
+        model = make().fit(train)
+        seconds += time.perf_counter() - started
+        name, params = model.name, model.params()
+        predicted = model.predict(test["user_id"].to_list(), test["item_id"].to_list())
+        truth = test["rating"].cast(pl.Float64).to_numpy()
+        per_fold[f"rmse_u{fold}"] = rmse(truth, predicted)
+        per_fold[f"mae_u{fold}"] = mae(truth, predicted)
+    metrics = {
+        "rmse": float(np.mean([per_fold[f"rmse_u{f}"] for f in range(1, 6)])),
+        "mae": float(np.mean([per_fold[f"mae_u{f}"] for f in range(1, 6)])),
+        **per_fold,
+    }
+    return ModelResult(name, params, metrics, seconds / 5, extra={"folds": 5})
+
+
+def temporal_rating_protocol(make: Callable[[], RatingPredictor], interactions: pl.DataFrame) -> ModelResult:
+    train, test = temporal_split(interactions, 0.1)
+    started = time.perf_counter()
+    model = make().fit(train)
+    seconds = time.perf_counter() - started
+    predicted = model.predict(test["user_id"].to_list(), test["item_id"].to_list())
+    truth = test["rating"].cast(pl.Float64).to_numpy()
+    return ModelResult(
+        model.name, model.params(), {"rmse": rmse(truth, predicted), "mae": mae(truth, predicted)}, seconds
+    )
+
+
+def temporal_ranking_protocol(
+    make: Callable[[], Recommender], interactions: pl.DataFrame, items: pl.DataFrame, *, k: int = 10
+) -> ModelResult:
+    """Train on the first 90% by time; rank for users active in the last 10% (the nightly holdout)."""
+    train, test = temporal_split(interactions, 0.1)
+    model, seconds = _timed_fit(make, train, items)
+    recommended = model.recommend(test["user_id"].unique().sort().to_list(), k)
+    metrics = {
+        f"ndcg_at_{k}": ndcg_at_k(recommended, test, k),
+        f"precision_at_{k}": precision_at_k(recommended, test, k),
+        f"recall_at_{k}": recall_at_k(recommended, test, k),
+        f"map_at_{k}": map_at_k(recommended, test, k),
+    }
+    return ModelResult(model.name, model.params(), metrics, seconds)
+
+
+class GlobalMeanBaseline(RatingPredictor):
+    """Predicts the training mean rating: the floor every rating model must beat."""
+
+    name = "global_mean"
+
+    def fit(self, interactions: pl.DataFrame) -> GlobalMeanBaseline:
+        self.mean = float(interactions["rating"].mean())
+        return self
+
+    def _predict_raw(self, user_ids, item_ids) -> np.ndarray:
+        return np.full(len(user_ids), self.mean)

@@ -1,0 +1,1 @@
+"""Evidence for each recommendation and the template explanation built from it."""

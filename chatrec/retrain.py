@@ -1,0 +1,101 @@
+"""Nightly retraining with a no-regression promotion gate.
+
+Each configured model is evaluated on a temporal holdout (fit on the first 90% of the window, score
+the last 10%), then refit on the whole window and registered with those holdout metrics. A new
+version replaces the production version of the same name only if its holdout metric does not
+regress beyond `settings.promotion_tolerance` (relative); otherwise the old one keeps serving and
+the registry row says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from chatrec.data.frames import interactions_frame, items_frame
+from chatrec.evaluation.metrics import map_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse
+from chatrec.evaluation.splitting import temporal_split
+from chatrec.models import RATING_MODELS, make_model
+from chatrec.models.base import RatingPredictor, Recommender
+from chatrec.models.training import ModelVersion, kind_of, production_model, set_status, train_and_register
+from chatrec.settings import Settings
+
+# metric that decides promotion, and whether higher is better
+GATE = {"candidate": ("ndcg_at_10", True), "rating": ("rmse", False)}
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    version: ModelVersion
+    promoted: bool
+    reason: str
+
+
+def holdout_metrics(
+    name: str, settings: Settings, train: pl.DataFrame, holdout: pl.DataFrame, items: pl.DataFrame
+) -> dict[str, float]:
+    model = make_model(name, settings)
+    if isinstance(model, RatingPredictor):
+        model.fit(train)
+        predicted = model.predict(holdout["user_id"].to_list(), holdout["item_id"].to_list())
+        return {"rmse": rmse(holdout["rating"].to_numpy(), predicted)}
+    assert isinstance(model, Recommender)
+    model.fit(train, items)
+    k = settings.top_k_eval
+    recommended = model.recommend(holdout["user_id"].unique().sort().to_list(), k)
+    return {
+        f"ndcg_at_{k}": ndcg_at_k(recommended, holdout, k),
+        f"precision_at_{k}": precision_at_k(recommended, holdout, k),
+        f"recall_at_{k}": recall_at_k(recommended, holdout, k),
+        f"map_at_{k}": map_at_k(recommended, holdout, k),
+    }
+
+
+def decide(version: ModelVersion, current: ModelVersion | None, tolerance: float) -> tuple[bool, str]:
+    metric, higher_is_better = GATE[version.kind]
+    if metric not in version.metrics:
+        metric = next(iter(version.metrics))
+    new = version.metrics[metric]
+    if current is None:
+        return True, f"first {version.name} model: promoted ({metric}={new:.4f})"
+    if current.model_id == version.model_id:
+        return True, f"unchanged: same data and parameters as {current.model_id}"
+    old = current.metrics.get(metric)
+    if old is None:
+        return True, f"{current.model_id} has no {metric}: promoted"
+    change = (new - old) / abs(old) if old else 0.0
+    regression = -change if higher_is_better else change
+    if regression > tolerance:
+        return False, (
+            f"not promoted: {metric} {new:.4f} vs production {current.model_id} {old:.4f} "
+            f"({regression:.1%} worse > {tolerance:.1%} tolerance)"
+        )
+    return True, f"promoted over {current.model_id}: {metric} {new:.4f} vs {old:.4f}"
+
+
+def retrain(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str] | None = None) -> list[RetrainOutcome]:
+    interactions = interactions_frame(con)
+    if interactions.height == 0:
+        raise ValueError("core.interactions is empty: ingest data before retraining")
+    items = items_frame(con)
+    train, holdout = temporal_split(interactions, 0.1)
+    requested = names or [*settings.candidate_models, settings.rating_model]
+    outcomes = []
+    for name in dict.fromkeys(requested):
+        metrics = holdout_metrics(name, settings, train, holdout, items)
+        version = train_and_register(
+            con,
+            settings,
+            name,
+            interactions=interactions,
+            items=None if name in RATING_MODELS else items,
+            metrics=metrics,
+        )
+        current = production_model(con, kind_of(name), name)
+        promoted, reason = decide(version, current, settings.promotion_tolerance)
+        if not version.reused or current is None or current.model_id != version.model_id:
+            set_status(con, version.model_id, "production" if promoted else "candidate", reason)
+        outcomes.append(RetrainOutcome(version, promoted, reason))
+    return outcomes
