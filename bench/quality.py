@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import torch
 
 from bench.common import ml100k_warehouse, read_only, train_cost, write_result
 from chatrec.data.frames import interactions_frame, items_frame
@@ -27,6 +28,7 @@ from chatrec.evaluation.protocols import (
     ModelResult,
     chatrec_protocol,
     full_catalogue_protocol,
+    movielens_file_order,
     rating_folds_protocol,
     temporal_rating_protocol,
 )
@@ -154,14 +156,15 @@ def rating_protocol(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--protocol", choices=["chatrec", "full", "rating", "all"], default="all")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (2 contend badly on a shared 2-core box)"
+    )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     path = ml100k_warehouse()
     con = read_only(path)
     interactions, items = interactions_frame(con), items_frame(con)
-    ratings_in_file_order = con.sql(
-        "SELECT r.user_id, r.item_id, CAST(r.rating AS DOUBLE) AS rating FROM raw.interactions r"
-        " JOIN raw.loads l USING (load_id) WHERE l.source = 'movielens' ORDER BY r.source_line"
-    ).pl()
+    ratings_in_file_order = movielens_file_order(con)
     con.close()
     protocols = ["chatrec", "full", "rating"] if args.protocol == "all" else [args.protocol]
     for name in protocols:
@@ -177,6 +180,7 @@ def main() -> None:
             {
                 "protocol": name,
                 "seed": SEED,
+                "torch_threads": args.threads,
                 "anchors": ANCHORS[name],
                 "rows": rows,
                 "seconds": time.perf_counter() - started,

@@ -22,6 +22,9 @@ def current_rss_mb() -> float:
 def main() -> None:
     warehouse, name, params, ratio, kind = sys.argv[1:6]
     import duckdb
+    import torch
+
+    torch.set_num_threads(1)  # same as bench.quality's default
 
     from chatrec.data.frames import interactions_frame, items_frame
     from chatrec.evaluation.protocols import GlobalMeanBaseline

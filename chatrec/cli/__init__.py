@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from chatrec.cli import config_cmd, ingest_cmd, run_cmd, sql_cmd, warehouse_cmd
+from chatrec.cli import config_cmd, evaluate_cmd, ingest_cmd, run_cmd, sql_cmd, warehouse_cmd
 
 app = typer.Typer(
     name="chatrec",
@@ -17,6 +17,7 @@ app.add_typer(warehouse_cmd.app, name="warehouse")
 app.add_typer(ingest_cmd.app, name="ingest")
 app.command("sql")(sql_cmd.sql)
 app.command("run")(run_cmd.run)
+app.command("evaluate")(evaluate_cmd.evaluate)
 
 
 def main() -> None:

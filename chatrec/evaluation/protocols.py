@@ -14,8 +14,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import polars as pl
 
@@ -34,6 +36,15 @@ from chatrec.evaluation.splitting import ml100k_fold, per_user_random_split, tem
 from chatrec.models.base import RatingPredictor, Recommender
 
 RELEVANT_RATING = 4.0
+QUERIES = Path(__file__).parent / "queries"
+
+
+def movielens_file_order(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The loaded MovieLens ratings in file order, which the official u1..u5 folds are defined on."""
+    frame = con.sql((QUERIES / "movielens_file_order.sql").read_text()).pl()
+    if frame.height == 0:
+        raise ValueError("no MovieLens load in raw.interactions: run `chatrec ingest movielens` first")
+    return frame
 
 
 @dataclass

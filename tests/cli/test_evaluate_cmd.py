@@ -1,0 +1,33 @@
+"""`chatrec evaluate` as a user runs it, on a freshly ingested warehouse."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import chatrec
+
+
+@pytest.mark.slow
+def test_evaluate_protocols(tmp_path: Path) -> None:
+    assert chatrec("ingest", "movielens", cwd=tmp_path).returncode == 0
+    full = chatrec("evaluate", "--protocol", "full", "--model", "ease", "--params", '{"l2": 400}', cwd=tmp_path)
+    assert full.returncode == 0, full.stderr
+    ndcg = float(re.search(r"ndcg_at_10\D+([0-9.]+)", full.stdout).group(1))
+    # EASE on ML-100K lands far above popularity (~0.25) in this protocol
+    assert ndcg > 0.4
+    temporal = chatrec("evaluate", "--protocol", "temporal", "--model", "popularity", cwd=tmp_path)
+    assert temporal.returncode == 0 and "precision_at_10" in temporal.stdout, temporal.stderr
+    unknown_param = chatrec(
+        "evaluate", "--protocol", "full", "--model", "ease", "--params", '{"alpha": 1}', cwd=tmp_path
+    )
+    assert unknown_param.returncode == 2 and "alpha" in unknown_param.stdout
+
+
+def test_bad_input_exits_2_with_the_reason(tmp_path: Path) -> None:
+    wrong_kind = chatrec("evaluate", "--protocol", "rating", "--model", "ease", cwd=tmp_path)
+    assert wrong_kind.returncode == 2 and "'ease' is not a rating model" in wrong_kind.stdout
+    bad_params = chatrec("evaluate", "--protocol", "full", "--model", "ease", "--params", "{l2", cwd=tmp_path)
+    assert bad_params.returncode == 2 and "--params" in bad_params.stdout
+    no_warehouse = chatrec("evaluate", "--protocol", "chatrec", cwd=tmp_path)
+    assert no_warehouse.returncode == 2 and "error" in no_warehouse.stdout
