@@ -10,10 +10,13 @@ from chatrec.models.bpr import BPR
 from chatrec.models.ease import EASE
 from chatrec.models.itemknn import ItemKNN
 from chatrec.models.popularity import Popularity
+from chatrec.models.sasrec import SASRec
+from chatrec.models.textknn import TextKNN
 from chatrec.settings import Settings
 
-CANDIDATE_MODELS: dict[str, type[Recommender]] = {m.name: m for m in (Popularity, ItemKNN, EASE, BPR)}
+CANDIDATE_MODELS: dict[str, type[Recommender]] = {m.name: m for m in (Popularity, ItemKNN, EASE, BPR, SASRec, TextKNN)}
 RATING_MODELS: dict[str, type[RatingPredictor]] = {BiasedMF.name: BiasedMF}
+TEXT_MODELS = {SASRec.name, TextKNN.name}
 
 
 def make_model(name: str, settings: Settings | None = None, **params: Any) -> Recommender | RatingPredictor:
@@ -22,6 +25,10 @@ def make_model(name: str, settings: Settings | None = None, **params: Any) -> Re
     registry: dict[str, type[Recommender] | type[RatingPredictor]] = {**CANDIDATE_MODELS, **RATING_MODELS}
     if name not in registry:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(registry))}")
+    if name in TEXT_MODELS:
+        # text-aware models embed item text with the configured model, cached under cache_dir
+        params.setdefault("embedding_model", settings.embedding_model)
+        params.setdefault("embedding_cache_dir", settings.cache_dir / "embeddings")
     return registry[name](device=settings.torch_device(), seed=settings.seed, **params)
 
 
