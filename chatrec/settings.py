@@ -61,7 +61,8 @@ class Settings(BaseSettings):
 
     # --- models --------------------------------------------------------------------------------
     candidate_models: list[str] = Field(
-        ["popularity", "itemknn", "ease", "bpr"], description="first-stage models the retrain trains"
+        ["popularity", "itemknn", "ease"],
+        description="first-stage models the nightly retrain trains (bpr, sasrec, textknn are available too)",
     )
     candidate_model: str = Field("ease", description="first-stage model used for recommendations")
     rating_model: str = Field("biasedmf", description="rating predictor")
