@@ -6,17 +6,22 @@ python -m bench.train_cost WAREHOUSE MODEL PARAMS_JSON TEST_RATIO|none rating|ra
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
 
-def current_rss_mb() -> float:
+def status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def reset_peak() -> None:
+    """Reset the kernel's RSS high-water mark (VmHWM), so the peak measured covers the fit only and
+    not the earlier loading of the frames (Linux: writing 5 to clear_refs)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def main() -> None:
@@ -38,11 +43,12 @@ def main() -> None:
         interactions, _ = per_user_random_split(interactions, float(ratio), seed=42)
     registry = {**CANDIDATE_MODELS, **RATING_MODELS, "global_mean": GlobalMeanBaseline}
     model = registry[name](seed=42, **json.loads(params))
-    before = current_rss_mb()
+    reset_peak()
+    before = status_mb("VmRSS")
     started = time.perf_counter()
     model.fit(interactions) if kind == "rating" else model.fit(interactions, items)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = status_mb("VmHWM")
     print(
         json.dumps(
             {"fit_seconds": seconds, "rss_before_mb": before, "peak_rss_mb": peak, "peak_increase_mb": peak - before}
