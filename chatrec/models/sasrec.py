@@ -125,7 +125,7 @@ class SASRec(Recommender):
         heads: int = 2,
         max_len: int = 50,
         dropout: float = 0.2,
-        epochs: int = 30,
+        epochs: int = 10,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
