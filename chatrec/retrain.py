@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 import polars as pl
+import torch
 
 from chatrec.data.frames import interactions_frame, items_frame
 from chatrec.evaluation.metrics import map_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse
@@ -76,6 +77,8 @@ def decide(version: ModelVersion, current: ModelVersion | None, tolerance: float
 
 
 def retrain(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str] | None = None) -> list[RetrainOutcome]:
+    if settings.torch_threads is not None:
+        torch.set_num_threads(settings.torch_threads)
     interactions = interactions_frame(con)
     if interactions.height == 0:
         raise ValueError("core.interactions is empty: ingest data before retraining")

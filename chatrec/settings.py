@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2", description="sentence-transformers model id/path; default is the packaged MiniLM"
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device; auto = CUDA when present")
+    torch_threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch; None = torch's default (1 is faster on a busy shared machine)"
+    )
 
     # --- LLM -----------------------------------------------------------------------------------
     llm_backend: Literal["transformers", "openai", "none"] = Field("transformers", description="LLM backend")

@@ -32,8 +32,24 @@ def test_ingest_flow_with_bad_source_fails_clearly(in_workdir: Path) -> None:
         state.result()
 
 
-def test_nightly_flow_populates_the_warehouse(in_workdir: Path) -> None:
+def test_nightly_flow_populates_the_warehouse(in_workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATREC_CANDIDATE_MODELS", '["popularity", "ease"]')
+    monkeypatch.setenv("CHATREC_TORCH_THREADS", "1")
     result = nightly_flow()
     assert result["warehouse"] == str(in_workdir)
     con = duckdb.connect(str(in_workdir), read_only=True)
     assert con.execute("SELECT rows_balance FROM marts.load_history").fetchall() == [(True,)]
+    statuses = dict(con.execute("SELECT model_id, status FROM models.registry").fetchall())
+    assert statuses == {"popularity@1": "production", "ease@1": "production", "biasedmf@1": "production"}
+    latest = con.execute(
+        "SELECT count(DISTINCT user_id), count(*), count(explanation) FROM marts.latest_recommendations"
+    ).fetchall()
+    assert latest == [(943, 943 * 5, 943 * 5)]
+    run = result["run"]
+    assert con.execute("SELECT status FROM recs.runs WHERE run_id = ?", [run["run_id"]]).fetchall() == [("complete",)]
+    # a second night on the same data reuses the models (no duplicate registry rows) and adds one run
+    con.close()  # DuckDB: a read-only connection in this process would block the flow's writer
+    nightly_flow()
+    con = duckdb.connect(str(in_workdir), read_only=True)
+    assert con.execute("SELECT count(*) FROM models.registry").fetchall() == [(3,)]
+    assert con.execute("SELECT count(*) FROM recs.runs WHERE status = 'complete'").fetchall() == [(2,)]
