@@ -91,7 +91,25 @@ def build_training_data(interactions: pl.DataFrame, items: pl.DataFrame | None =
     return TrainingData(users, item_index, user_rows, item_rows, ratings, timestamps, matrix, items)
 
 
-class Recommender(ABC):
+class PickledModel:
+    """Saving and loading a fitted model as one artifact file."""
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        """Load a model saved by `save` (artifacts are written by chatrec itself; never load untrusted files)."""
+        with path.open("rb") as handle:
+            model = pickle.load(handle)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+
+class Recommender(PickledModel, ABC):
     """fit on interactions; batched top-k `recommend` with explicit filters; pairwise `score`."""
 
     name: ClassVar[str]
@@ -218,25 +236,8 @@ class Recommender(ABC):
                 result[positions[ok]] = scores[rows[ok]]
         return result
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            pickle.dump(self._state_for_save(), handle, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def _state_for_save(self) -> Recommender:
-        return self
-
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        """Load a model saved by `save` (artifacts are written by chatrec itself; never load untrusted files)."""
-        with path.open("rb") as handle:
-            model = pickle.load(handle)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
-
-
-class RatingPredictor(ABC):
+class RatingPredictor(PickledModel, ABC):
     """Predicts explicit ratings for (user, item) pairs."""
 
     name: ClassVar[str]
@@ -260,16 +261,3 @@ class RatingPredictor(ABC):
 
     def params(self) -> dict[str, Any]:
         return {}
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        with path.open("rb") as handle:
-            model = pickle.load(handle)
-        if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
-        return model
