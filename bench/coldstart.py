@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is faster on a loaded 2-core box)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--cache-dir", type=Path, default=Path("var/cache/embeddings"))
+    parser.add_argument("--name", default="coldstart", help="result file: bench/results/NAME.json")
     parser.add_argument("--no-cost", action="store_true", help="skip the fresh-process fit-time/peak-memory run")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -157,7 +158,7 @@ def main() -> None:
             "sasrec (ID only)": train_cost(warehouse, "sasrec", {**sasrec, "use_text": False}, None, rating=False),
         }
         print(json.dumps(result["train_cost"], indent=2))
-    print(f"wrote {write_result('coldstart', result)}")
+    print(f"wrote {write_result(args.name, result)}")
 
 
 if __name__ == "__main__":
