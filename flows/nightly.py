@@ -11,6 +11,7 @@ from chatrec.settings import Settings
 from flows.ingest import ingest_flow
 from flows.recommend import recommend_flow
 from flows.retrain import retrain_flow
+from tasks.warehouse import publish_warehouse_snapshot
 
 
 def summary_markdown(
@@ -45,8 +46,9 @@ def nightly_flow() -> dict[str, Any]:
     loads = ingest_flow()
     models = retrain_flow()
     run = recommend_flow()
+    snapshot = publish_warehouse_snapshot()
     create_markdown_artifact(key="nightly-summary", markdown=summary_markdown(settings, loads, models, run))
-    print(f"warehouse: {settings.warehouse_path.resolve()}")
+    print(f"warehouse: {settings.warehouse_path.resolve()} (read-only snapshot for concurrent readers: {snapshot})")
     print("latest recommendations: chatrec sql \"SELECT * FROM marts.latest_recommendations WHERE user_id = '1'\"")
     return {"loads": loads, "models": models, "run": run, "warehouse": str(settings.warehouse_path)}
 

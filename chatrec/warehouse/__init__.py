@@ -1,6 +1,14 @@
 """The DuckDB warehouse: connections, transactions, migrations and the SQL models in `warehouse/`."""
 
-from chatrec.warehouse.connection import connect, read_only_connection, transaction
+from chatrec.warehouse.connection import connect, publish_snapshot, read_only_connection, snapshot_path, transaction
 from chatrec.warehouse.migrations import apply_migrations, sql_root
 
-__all__ = ["apply_migrations", "connect", "read_only_connection", "sql_root", "transaction"]
+__all__ = [
+    "apply_migrations",
+    "connect",
+    "publish_snapshot",
+    "read_only_connection",
+    "snapshot_path",
+    "sql_root",
+    "transaction",
+]
