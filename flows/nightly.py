@@ -1,4 +1,4 @@
-"""Flow: the nightly pipeline (ingest -> retrain -> recommend) with a markdown summary artifact."""
+"""Flow: the nightly pipeline (ingest -> features -> retrain -> recommend) with a markdown summary artifact."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from chatrec.settings import Settings
+from flows.features import features_flow
 from flows.ingest import ingest_flow
 from flows.recommend import recommend_flow
 from flows.retrain import retrain_flow
@@ -44,13 +45,20 @@ def summary_markdown(
 def nightly_flow() -> dict[str, Any]:
     settings = Settings()
     loads = ingest_flow()
+    features = features_flow()
     models = retrain_flow()
     run = recommend_flow()
     snapshot = publish_warehouse_snapshot()
     create_markdown_artifact(key="nightly-summary", markdown=summary_markdown(settings, loads, models, run))
     print(f"warehouse: {settings.warehouse_path.resolve()} (read-only snapshot for concurrent readers: {snapshot})")
     print("latest recommendations: chatrec sql \"SELECT * FROM marts.latest_recommendations WHERE user_id = '1'\"")
-    return {"loads": loads, "models": models, "run": run, "warehouse": str(settings.warehouse_path)}
+    return {
+        "loads": loads,
+        "features": features,
+        "models": models,
+        "run": run,
+        "warehouse": str(settings.warehouse_path),
+    }
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import typer
 
 FLOWS = {
     "ingest": "flows.ingest:ingest_flow",
+    "features": "flows.features:features_flow",
     "retrain": "flows.retrain:retrain_flow",
     "recommend": "flows.recommend:recommend_flow",
     "nightly": "flows.nightly:nightly_flow",

@@ -35,7 +35,9 @@ def test_ingest_flow_with_bad_source_fails_clearly(in_workdir: Path) -> None:
 def test_nightly_flow_populates_the_warehouse(in_workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHATREC_CANDIDATE_MODELS", '["popularity", "ease"]')
     monkeypatch.setenv("CHATREC_TORCH_THREADS", "1")
+    monkeypatch.setenv("CHATREC_DASK_WORKERS", "1")
     result = nightly_flow()
+    assert result["features"]["n_users"] == 943 and result["features"]["dask_workers"] == 1
     assert result["warehouse"] == str(in_workdir)
     con = duckdb.connect(str(in_workdir), read_only=True)
     assert con.execute("SELECT rows_balance FROM marts.load_history").fetchall() == [(True,)]
@@ -52,4 +54,5 @@ def test_nightly_flow_populates_the_warehouse(in_workdir: Path, monkeypatch: pyt
     nightly_flow()
     con = duckdb.connect(str(in_workdir), read_only=True)
     assert con.execute("SELECT count(*) FROM models.registry").fetchall() == [(3,)]
+    assert con.execute("SELECT count(*) FROM features.user_features").fetchall() == [(943,)]  # features reused
     assert con.execute("SELECT count(*) FROM recs.runs WHERE status = 'complete'").fetchall() == [(2,)]

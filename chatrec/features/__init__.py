@@ -1,0 +1,1 @@
+"""Feature extraction: aggregates pushed down into DuckDB, per-user Python work on Dask partitions."""
