@@ -1,6 +1,6 @@
 """Cold start and the text-aware sequential model on MovieLens 100K, side by side in one run.
 
-    python -m bench.coldstart --descriptions /work/shared/data/ml-100k-wiki/movie_wiki_ml100k_titles.csv
+    python -m bench.coldstart --descriptions ../shared/data/ml-100k-wiki/movie_wiki_ml100k_titles.csv
     python -m bench.coldstart --protocol coldstart     # only the cold-item benchmark
     python -m bench.coldstart --protocol chatrec full  # SASRec on the Chat-Rec / full-catalogue protocols
 
