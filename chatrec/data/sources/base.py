@@ -132,3 +132,27 @@ def split_fields(
             )
             continue
         yield number, fields
+
+
+def delimited_rows(
+    path: Path,
+    *,
+    entity: str,
+    rejected: list[RejectedLine],
+    encoding: str,
+    delimiter: str,
+    expected: int,
+    skip_header: bool = False,
+    quoted: bool = False,
+) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) for each readable line of a delimited file; the others are rejected."""
+    lines = read_lines(path, encoding=encoding, entity=entity, rejected=rejected, skip_header=skip_header)
+    return split_fields(
+        lines,
+        delimiter=delimiter,
+        expected=expected,
+        entity=entity,
+        file_name=path.name,
+        rejected=rejected,
+        quoted=quoted,
+    )

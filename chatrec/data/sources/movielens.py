@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from chatrec.data.packaged import packaged_ml100k_dir
@@ -13,9 +14,8 @@ from chatrec.data.sources.base import (
     RejectedLine,
     SourceBatch,
     SourceError,
-    read_lines,
+    delimited_rows,
     require_file,
-    split_fields,
     text_frame,
 )
 
@@ -43,16 +43,15 @@ def read_packaged_ml100k(folder: Path | None = None) -> SourceBatch:
     user = require_file(folder / "ml-100k.user", "MovieLens 100K users")
     rejected: list[RejectedLine] = []
 
-    def rows(path: Path, entity: str, expected: int):
-        lines = read_lines(path, encoding="utf-8", entity=entity, rejected=rejected, skip_header=True)
-        return split_fields(
-            lines,
+    def rows(path: Path, entity: str, expected: int) -> Iterator[tuple[int, list[str]]]:
+        return delimited_rows(
+            path,
+            entity=entity,
+            rejected=rejected,
+            encoding="utf-8",
             delimiter="\t",
             expected=expected,
-            entity=entity,
-            file_name=path.name,
-            rejected=rejected,
-            quoted=False,
+            skip_header=True,
         )
 
     interactions = [
@@ -91,16 +90,9 @@ def read_original_ml100k(folder: Path) -> SourceBatch:
     user = require_file(folder / "u.user", "MovieLens 100K users")
     rejected: list[RejectedLine] = []
 
-    def rows(path: Path, entity: str, delimiter: str, expected: int):
-        lines = read_lines(path, encoding="latin-1", entity=entity, rejected=rejected)
-        return split_fields(
-            lines,
-            delimiter=delimiter,
-            expected=expected,
-            entity=entity,
-            file_name=path.name,
-            rejected=rejected,
-            quoted=False,
+    def rows(path: Path, entity: str, delimiter: str, expected: int) -> Iterator[tuple[int, list[str]]]:
+        return delimited_rows(
+            path, entity=entity, rejected=rejected, encoding="latin-1", delimiter=delimiter, expected=expected
         )
 
     interactions = [
