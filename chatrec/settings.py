@@ -98,7 +98,20 @@ class Settings(BaseSettings):
 
     # --- monitoring and promotion --------------------------------------------------------------
     drift_share_threshold: float = Field(0.5, ge=0, le=1, description="share of drifted columns that fails monitor")
-    quality_drop_tolerance: float = Field(0.05, ge=0, description="relative NDCG drop that fails monitor")
+    quality_drop_tolerance: float = Field(
+        0.05,
+        ge=0,
+        description="relative drop of a ranking metric at k (NDCG, MAP, MRR, precision, recall, hit rate) "
+        "vs the previous run that fails monitor",
+    )
+    monitor_reference: Literal["previous_period", "training_window"] = Field(
+        "previous_period",
+        description="drift reference window: the period before the current one, or the production model's train window",
+    )
+    monitor_window_days: int = Field(
+        30, ge=1, description="length of the current drift window, ending at the newest interaction"
+    )
+    dashboards_port: int = Field(8000, ge=1, le=65535, description="port of `chatrec dashboards serve` (Evidently UI)")
     promotion_tolerance: float = Field(0.01, ge=0, description="relative regression allowed when promoting")
 
     @classmethod
