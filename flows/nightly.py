@@ -1,4 +1,10 @@
-"""Flow: the nightly pipeline (ingest -> features -> retrain -> recommend) with a markdown summary artifact."""
+"""Flow: the nightly pipeline (ingest -> features -> retrain -> recommend -> monitor) with a markdown summary artifact.
+
+A monitor that finds a threshold exceeded (drift share, quality drop) ends its own subflow run Failed
+with a `monitor-alert` artifact, but the nightly run still completes and publishes the warehouse
+snapshot: tonight's recommendations are valid data, and the alert is about how they compare with
+the past. The nightly summary shows the monitor's verdict. Any other monitor error fails the night.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,23 @@ from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import State
 
 from chatrec.settings import Settings
 from flows.features import features_flow
 from flows.ingest import ingest_flow
+from flows.monitor import MonitorThresholdExceeded, monitor_flow, report_lines
 from flows.recommend import recommend_flow
 from flows.retrain import retrain_flow
 from tasks.warehouse import publish_warehouse_snapshot
 
 
 def summary_markdown(
-    settings: Settings, loads: list[dict[str, Any]], models: list[dict[str, Any]], run: dict[str, Any]
+    settings: Settings,
+    loads: list[dict[str, Any]],
+    models: list[dict[str, Any]],
+    run: dict[str, Any],
+    monitoring: dict[str, Any] | None = None,
 ) -> str:
     lines = ["# chatrec nightly", "", "## Ingest", "", "| load | source | in | loaded | unchanged | quarantined |"]
     lines.append("|---|---|---|---|---|---|")
@@ -38,7 +50,20 @@ def summary_markdown(
         "",
         f"Warehouse: `{settings.warehouse_path}` (query `marts.latest_recommendations`).",
     ]
+    if monitoring is not None:
+        verdict = "all reports passed" if monitoring["passed"] else "FAILED: " + "; ".join(monitoring["reasons"])
+        lines += ["", "## Monitoring", "", f"{verdict}. Index: `{monitoring['index']}`.", "", *report_lines(monitoring)]
     return "\n".join(lines)
+
+
+def monitor_outcome(state: State) -> dict[str, Any]:
+    """The monitor's summary; a threshold breach is reported, not raised (see the module docstring)."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, MonitorThresholdExceeded):
+        return result.summary
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 @flow(name="nightly", log_prints=True)
@@ -48,15 +73,18 @@ def nightly_flow() -> dict[str, Any]:
     features = features_flow()
     models = retrain_flow()
     run = recommend_flow()
+    monitoring = monitor_outcome(monitor_flow(run_id=run["run_id"], return_state=True))
     snapshot = publish_warehouse_snapshot()
-    create_markdown_artifact(key="nightly-summary", markdown=summary_markdown(settings, loads, models, run))
+    create_markdown_artifact(key="nightly-summary", markdown=summary_markdown(settings, loads, models, run, monitoring))
     print(f"warehouse: {settings.warehouse_path.resolve()} (read-only snapshot for concurrent readers: {snapshot})")
+    print(f"reports: {monitoring['index']} (monitor {'passed' if monitoring['passed'] else 'FAILED'})")
     print("latest recommendations: chatrec sql \"SELECT * FROM marts.latest_recommendations WHERE user_id = '1'\"")
     return {
         "loads": loads,
         "features": features,
         "models": models,
         "run": run,
+        "monitoring": monitoring,
         "warehouse": str(settings.warehouse_path),
     }
 

@@ -12,6 +12,7 @@ FLOWS = {
     "features": "flows.features:features_flow",
     "retrain": "flows.retrain:retrain_flow",
     "recommend": "flows.recommend:recommend_flow",
+    "monitor": "flows.monitor:monitor_flow",
     "nightly": "flows.nightly:nightly_flow",
 }
 

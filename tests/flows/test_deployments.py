@@ -92,4 +92,4 @@ def test_deployment_runs_on_a_worker_and_cron_schedules_produce_runs(server: dic
         ).json()
         time.sleep(2)
     deployments = {d["id"]: d["name"] for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()}
-    assert {deployments[r["deployment_id"]] for r in scheduled} == {"nightly", "recommend"}
+    assert {deployments[r["deployment_id"]] for r in scheduled} == {"nightly", "recommend", "monitor"}

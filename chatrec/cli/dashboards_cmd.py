@@ -1,0 +1,59 @@
+"""`chatrec dashboards build|serve`: the static report index, and the Evidently UI over the workspace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from chatrec.settings import get_settings
+from chatrec.warehouse import read_only_connection
+
+app = typer.Typer(help="Monitoring dashboards: the report index page and the Evidently UI.", no_args_is_help=True)
+
+
+@app.command("build")
+def build() -> None:
+    """Write <reports_dir>/index.html: every report with key figures and trend plots over runs."""
+    from dashboards.build import build_index
+
+    settings = get_settings()
+    con = read_only_connection(settings)
+    try:
+        path = build_index(con, settings)
+    finally:
+        con.close()
+    typer.echo(f"report index: {path.resolve()}")
+
+
+def evidently_command(workspace: Path, port: int) -> list[str]:
+    """`evidently ui` from this environment, bound to 127.0.0.1 only (the workspace is not for the network)."""
+    executable = shutil.which("evidently", path=str(Path(sys.executable).parent)) or shutil.which("evidently")
+    if executable is None:
+        raise FileNotFoundError("the `evidently` command is not installed in this environment")
+    return [executable, "ui", "--workspace", str(workspace), "--host", "127.0.0.1", "--port", str(port)]
+
+
+@app.command("serve")
+def serve(
+    port: int | None = typer.Option(None, help="port on 127.0.0.1; default settings.dashboards_port (8000)"),
+) -> None:
+    """Start the Evidently UI over settings.evidently_workspace on http://127.0.0.1:PORT (Ctrl-C stops it)."""
+    settings = get_settings()
+    workspace = settings.evidently_workspace
+    if not workspace.is_dir():
+        typer.echo(f"no Evidently workspace at {workspace}: run `chatrec run monitor` first", err=True)
+        raise typer.Exit(1)
+    chosen = port or settings.dashboards_port
+    typer.echo(f"Evidently UI on http://127.0.0.1:{chosen} over {workspace.resolve()}")
+    # DO_NOT_TRACK: Evidently otherwise sends usage telemetry; everything here runs offline
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    try:
+        code = subprocess.call(evidently_command(workspace, chosen), env=env)
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)

@@ -1,0 +1,50 @@
+"""Prefect tasks for monitoring: thin wrappers over chatrec.monitoring and the dashboards index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from chatrec.monitoring import ReportArtifact, monitor
+from chatrec.settings import Settings
+from chatrec.warehouse import connect
+from dashboards.build import build_index
+
+
+def report_summary(report: ReportArtifact) -> dict[str, Any]:
+    """The report's record without its Evidently snapshot: flow results stay small and serializable."""
+    fields = ("report_id", "kind", "dataset", "html_path", "json_path", "passed", "reason")
+    values = {name: getattr(report, name) for name in fields}
+    return {name: str(value) if isinstance(value, Path) else value for name, value in values.items()}
+
+
+@task(name="monitor-reports")
+def build_monitor_reports(run_id: str | None = None) -> dict[str, Any]:
+    """Drift, recsys-quality and LLM-health reports for one run; returns the verdict and paths (small)."""
+    settings = Settings()
+    con = connect(settings)
+    try:
+        summary = monitor(con, settings, run_id)
+    finally:
+        con.close()
+    return {
+        "run_id": summary.run_id,
+        "passed": summary.passed,
+        "reasons": summary.reasons,
+        "notes": summary.notes,
+        "reports": [report_summary(r) for r in summary.reports],
+        "reports_dir": str(summary.reports_dir),
+        "workspace": str(summary.workspace),
+    }
+
+
+@task(name="build-dashboard-index")
+def build_dashboard_index() -> str:
+    settings = Settings()
+    con = connect(settings)
+    try:
+        return str(build_index(con, settings))
+    finally:
+        con.close()

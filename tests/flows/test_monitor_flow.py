@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+from chatrec.batch.recommend import recommend_batch
+from chatrec.retrain import retrain
+from chatrec.settings import Settings
+from chatrec.warehouse import connect
+from flows.monitor import monitor_flow
+
+
+@pytest.fixture
+def monitored_warehouse(ml100k_warehouse_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """MovieLens 100K with a popularity model and one complete run; the flow's Settings() read the env."""
+    for name, value in {
+        "WAREHOUSE_PATH": str(tmp_path / "wh.duckdb"),
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "EVIDENTLY_WORKSPACE": str(tmp_path / "evidently"),
+        "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        "CANDIDATE_MODEL": "popularity",
+        "TORCH_THREADS": "1",
+    }.items():
+        monkeypatch.setenv(f"CHATREC_{name}", value)
+    (tmp_path / "wh.duckdb").write_bytes(ml100k_warehouse_path.read_bytes())
+    settings = Settings()
+    con = connect(settings)
+    retrain(con, settings, ["popularity"])
+    run_id = recommend_batch(con, settings).run_id
+    con.close()
+    return run_id
+
+
+def _artifact_keys(flow_run_id: object) -> set[str]:
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return {a.key for a in artifacts if a.key}  # keyless ones are Prefect's own result records
+
+
+@pytest.mark.slow  # ~30 s: two monitors over MovieLens 100K; `make test` runs it on its slow line
+def test_monitor_flow_passes_then_fails_with_an_alert_when_a_threshold_is_exceeded(
+    monitored_warehouse: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATREC_DRIFT_SHARE_THRESHOLD", "1.0")
+    passed = monitor_flow(return_state=True)
+    assert passed.is_completed()
+    summary = passed.result()
+    assert summary["run_id"] == monitored_warehouse and summary["passed"]
+    assert Path(summary["index"]).is_file()
+    assert {"monitor-summary"} == _artifact_keys(passed.state_details.flow_run_id)
+
+    # MovieLens 100K's active users in the last 30 days differ from the 30 days before (age, occupation,
+    # activity): with the default 50% threshold the users data set fails, and the flow says so
+    monkeypatch.setenv("CHATREC_DRIFT_SHARE_THRESHOLD", "0.5")
+    failed = monitor_flow(run_id=monitored_warehouse, return_state=True)
+    assert failed.is_failed()
+    assert "users:" in failed.message and "threshold 50%" in failed.message
+    assert {"monitor-summary", "monitor-alert"} == _artifact_keys(failed.state_details.flow_run_id)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
+    rows = con.execute(
+        "SELECT kind, passed FROM monitoring.reports WHERE dataset = 'users' OR dataset IS NULL"
+    ).fetchall()
+    assert sorted(rows) == [("data_drift", False), ("llm_health", True), ("recsys_quality", True)]
+    assert con.execute("SELECT count(*) FROM monitoring.reports").fetchall() == [(5,)]  # re-run replaced rows
+    con.close()
