@@ -22,12 +22,14 @@ install: $(STAMP)
 run: install
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/chatrec run nightly
 
-# The fast suite, then the slow deployment test (real Prefect server + worker; ~1 min) that
-# catches the pin breakages pip check misses.
+# The fast suite, then the slow tests that catch what pip check misses: the deployment test (real
+# Prefect server + worker; ~1 min), the monitor flow and report tests over MovieLens 100K, and the
+# headless-Chromium test of the dashboards (skipped with its reason when chromium is not installed).
 test: install
 	$(BIN)/ruff check .
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest -m slow tests/flows/test_deployments.py
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest -m slow tests/flows/test_deployments.py \
+		tests/flows/test_monitor_flow.py tests/monitoring/test_recsys.py tests/dashboards/test_browser.py
 
 test-all: install
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest -m ""
