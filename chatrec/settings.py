@@ -85,6 +85,22 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout")
     llm_max_retries: int = Field(2, ge=0, description="retries on transient LLM errors")
     llm_batch_size: int = Field(8, ge=1, description="prompts decoded together")
+    llm_prompt_tokens: int = Field(1024, ge=128, description="prompt token budget; history is cut first")
+    llm_rerank_mode: Literal["choice", "listwise", "yesno", "off"] = Field(
+        "choice", description="how the LLM scores candidates (see docs/llm.md); off = first-stage order"
+    )
+    llm_explanations: Literal["llm", "template"] = Field(
+        "llm", description="llm = LLM phrases the evidence (checked, template fallback); template = template only"
+    )
+    llm_users_per_run: int | None = Field(
+        100,
+        ge=1,
+        description="users per batch run that go through the LLM (re-rank + explanations); None = all. "
+        "The rest get first-stage order and template explanations. 943 users on 2 CPU cores take hours; "
+        "on a GPU or a vLLM endpoint set it to None",
+    )
+    llm_blend_users: int = Field(60, ge=5, description="validation users the nightly blend-weight fit uses")
+    llm_finetune: bool = Field(False, description="nightly retrain also LoRA-fine-tunes the LLM ranker")
 
     # --- compute -------------------------------------------------------------------------------
     dask_address: str | None = Field(None, description="Dask scheduler address; None = LocalCluster")

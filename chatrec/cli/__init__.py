@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from chatrec.cli import config_cmd, dashboards_cmd, evaluate_cmd, ingest_cmd, run_cmd, sql_cmd, warehouse_cmd
+from chatrec.cli import (
+    config_cmd,
+    dashboards_cmd,
+    evaluate_cmd,
+    ingest_cmd,
+    llm_cmd,
+    run_cmd,
+    sql_cmd,
+    warehouse_cmd,
+)
 
 app = typer.Typer(
     name="chatrec",
@@ -15,6 +24,7 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(warehouse_cmd.app, name="warehouse")
 app.add_typer(ingest_cmd.app, name="ingest")
+app.add_typer(llm_cmd.app, name="llm")
 app.add_typer(dashboards_cmd.app, name="dashboards")
 app.command("sql")(sql_cmd.sql)
 app.command("run")(run_cmd.run)

@@ -1,0 +1,36 @@
+"""The language-model layer of Chat-Rec: backends, prompts, re-ranking, explanations, rating."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chatrec.llm.backends.base import LLMBackend
+    from chatrec.settings import Settings
+
+
+def make_backend(settings: Settings) -> LLMBackend:
+    """The backend the settings name (`llm_backend`, `llm_model`, `llm_base_url`, ...)."""
+    if settings.llm_backend == "none":
+        raise ValueError("llm_backend is 'none': the LLM layer is switched off in the settings")
+    if settings.llm_backend == "openai":
+        from chatrec.llm.backends.openai_backend import OpenAIBackend
+
+        if not settings.llm_base_url:
+            raise ValueError("llm_backend is 'openai' but llm_base_url (CHATREC_LLM_BASE_URL) is not set")
+        return OpenAIBackend(
+            settings.llm_base_url,
+            settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout_s=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+            concurrency=settings.llm_batch_size,
+        )
+    from chatrec.llm.backends.transformers_backend import TransformersBackend
+
+    return TransformersBackend(
+        settings.llm_model,
+        cache_dir=settings.cache_dir,
+        device=settings.torch_device(),
+        batch_size=settings.llm_batch_size,
+    )

@@ -1,0 +1,106 @@
+"""One interface over every language model chatrec can use.
+
+A backend turns chat-formatted prompts into (a) free text, (b) a ranking constrained to given labels
+(the listwise re-ranker: no parse failures, no invented or duplicate items by construction where the
+backend can constrain decoding), (c) log-probabilities of given one-token options (the verbalizer
+scorers: "Yes"/"No", candidate letters, rating digits), and (d) embeddings. Everything is batched:
+callers pass lists, backends decide how many go to the model at once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Chat = list[dict[str, str]]  # OpenAI-style messages: [{"role": "system"|"user"|"assistant", "content": ...}]
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A ranking of labels. `valid` is False when the model's raw output broke the contract (parse
+    failure, invented or duplicate labels, wrong length) and `labels` had to be repaired."""
+
+    labels: list[str]
+    valid: bool
+    invented: int
+    duplicates: int
+    prompt_tokens: int
+    raw: str
+
+
+class LLMError(RuntimeError):
+    """A backend failed after its retries (unreachable endpoint, bad response, model not found)."""
+
+
+class LLMBackend(ABC):
+    """Base class of the transformers and OpenAI-compatible backends."""
+
+    name: str
+
+    @abstractmethod
+    def generate(self, chats: Sequence[Chat], *, max_new_tokens: int = 64) -> list[Generation]:
+        """Greedy continuation of each chat."""
+
+    @abstractmethod
+    def rank(self, chats: Sequence[Chat], labels: Sequence[Sequence[str]], k: int) -> list[Ranking]:
+        """For each chat, `k` distinct labels out of its own label list, best first."""
+
+    @abstractmethod
+    def option_logprobs(self, chats: Sequence[Chat], options: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """For each chat, the log-probability of each option being the first token of the answer,
+        renormalised over the options (so scores are comparable across prompts)."""
+
+    def option_logprobs_grouped(
+        self, groups: Sequence[Sequence[Chat]], options: Sequence[str]
+    ) -> list[list[np.ndarray]]:
+        """`option_logprobs` for groups of chats that share a long prefix (one user's pointwise
+        prompts). Backends that can reuse the shared prefix's computation override this."""
+        flat = [chat for group in groups for chat in group]
+        scores = iter(self.option_logprobs(flat, [options] * len(flat)))
+        return [[next(scores) for _ in group] for group in groups]
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalised vector per text."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model would read for `text` (the prompt builder keeps prompts within budget)."""
+
+
+def repair_ranking(raw_labels: Sequence[str], allowed: Sequence[str], k: int) -> tuple[list[str], int, int]:
+    """Keep the first occurrence of each allowed label, drop invented ones, and fill up to `k` from
+    `allowed` in its order (the first-stage order): returns (labels, invented, duplicates)."""
+    allowed_set = set(allowed)
+    seen: list[str] = []
+    invented = duplicates = 0
+    for label in raw_labels:
+        if label not in allowed_set:
+            invented += 1
+        elif label in seen:
+            duplicates += 1
+        else:
+            seen.append(label)
+    for label in allowed:
+        if len(seen) >= k:
+            break
+        if label not in seen:
+            seen.append(label)
+    return seen[:k], invented, duplicates
+
+
+def normalise_logprobs(values: np.ndarray) -> np.ndarray:
+    """Log-softmax over the options only (a model that puts mass elsewhere still ranks the options)."""
+    finite = np.where(np.isfinite(values), values, -1e9)
+    shifted = finite - finite.max()
+    return shifted - np.log(np.exp(shifted).sum())

@@ -1,0 +1,181 @@
+"""LLM-phrased explanations of recommendations, checked against the evidence they may use.
+
+The system computes the evidence (`chatrec.explain.evidence`); the LLM only phrases it. Each
+phrasing is checked before it is shown: it must be one or two sentences, name no catalogue title
+other than the recommended item and the history items in its evidence, state no number the evidence
+does not hold, and carry no links or markup. A failed check falls back to the template sentence built
+from the same evidence, and the row records the fallback and why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from chatrec.explain.evidence import Evidence, template_explanation
+from chatrec.llm.backends.base import LLMBackend
+from chatrec.llm.prompts import PromptBuilder
+
+_YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
+_ARTICLE_SUFFIX = re.compile(r"^(?P<body>.+), (?P<article>The|A|An|La|Le|Les|Il|Das|Der|Die|El)$")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_RATED_CLAIM = re.compile(r"\brated\s+\"?(?P<title>[^\"]+?)\"?\s+(?P<rating>\d(?:\.\d)?)(?:\s*/\s*5)?", re.IGNORECASE)
+_PERCENT_CLAIM = re.compile(r"(?P<value>\d+(?:\.\d+)?)\s*%")
+_PEOPLE_CLAIM = re.compile(r"(?P<value>\d+)\s+(?:other\s+)?(?:people|users|viewers|fans)\b", re.IGNORECASE)
+_FORBIDDEN = re.compile(r"https?://|www\.|<[^>]+>|\bignore (all|previous|the above)\b", re.IGNORECASE)
+MAX_CHARS = 300
+
+
+def title_forms(title: str) -> set[str]:
+    """The ways a catalogue title shows up in prose: "Usual Suspects, The (1995)" is also
+    "The Usual Suspects" and "Usual Suspects"."""
+    bare = _YEAR_SUFFIX.sub("", title).strip()
+    forms = {title.strip(), bare}
+    match = _ARTICLE_SUFFIX.match(bare)
+    if match:
+        forms |= {match["body"], f"{match['article']} {match['body']}"}
+    return {f for f in forms if f}
+
+
+def evidence_facts(evidence: Evidence) -> list[str]:
+    """The evidence as short statements for the prompt (and nothing the template could not say)."""
+    facts = []
+    for history in evidence.similar_history:
+        facts.append(
+            f'The user rated "{history["title"]}" {history["rating"]:g}/5; {history["co_likers"]} people who '
+            f'liked it also liked "{evidence.title}".'
+        )
+    if evidence.shared_genres:
+        facts.append(
+            f'"{evidence.title}" is {", ".join(evidence.shared_genres)}, genres of '
+            f"{evidence.favourite_genre_share:.0%} of the user's favourite movies."
+        )
+    if not facts:
+        facts.append(f'"{evidence.title}" is popular with people whose ratings resemble the user\'s.')
+    return facts
+
+
+class ExplanationChecker:
+    """Checks a phrased explanation against the catalogue and the evidence."""
+
+    def __init__(self, titles: Iterable[str], *, min_form_chars: int = 4) -> None:
+        # one regex over every catalogue title form; very short forms ("If....", "Ed") would match
+        # ordinary words, so they are not policed (the template fallback never needs them)
+        self.form_to_title: dict[str, str] = {}
+        for title in titles:
+            for form in title_forms(title):
+                if len(form) >= min_form_chars:
+                    self.form_to_title.setdefault(form.casefold(), title)
+        forms = sorted(self.form_to_title, key=len, reverse=True)
+        self.pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(f) for f in forms) + r")(?!\w)", re.IGNORECASE)
+
+    def mentioned_titles(self, text: str) -> set[str]:
+        return {self.form_to_title[m.group(1).casefold()] for m in self.pattern.finditer(text)}
+
+    @staticmethod
+    def _check_claims(text: str, evidence: Evidence) -> str | None:
+        """Numbers in the roles the evidence gives them: ratings, co-liker counts, genre shares."""
+        failure = _rating_claims_ok(text, evidence)
+        if failure:
+            return failure
+        co_likers = {h["co_likers"] for h in evidence.similar_history}
+        for claim in _PEOPLE_CLAIM.finditer(text):
+            if int(claim["value"]) not in co_likers:
+                return f"claims {claim['value']} people; the evidence says {sorted(co_likers) or 'none'}"
+        share = round(evidence.favourite_genre_share * 100)
+        for claim in _PERCENT_CLAIM.finditer(text):
+            if not evidence.shared_genres or round(float(claim["value"])) != share:
+                return f"claims {claim['value']}%; the evidence says {share}%"
+        return None
+
+    def check(self, text: str, evidence: Evidence) -> str | None:
+        """None when the explanation passes, else the reason it failed."""
+        stripped = text.strip()
+        if not stripped:
+            return "empty"
+        if len(stripped) > MAX_CHARS:
+            return f"longer than {MAX_CHARS} characters"
+        if stripped.count(".") + stripped.count("!") + stripped.count("?") > 3 or "\n" in stripped:
+            return "more than two sentences"
+        if _FORBIDDEN.search(stripped):
+            return "contains a link, markup or an instruction"
+        allowed = {evidence.title} | {h["title"] for h in evidence.similar_history}
+        invented = sorted(self.mentioned_titles(stripped) - allowed)
+        if invented:
+            return f"names titles not in the evidence: {'; '.join(invented[:3])}"
+        claim_failure = self._check_claims(stripped, evidence)
+        if claim_failure:
+            return claim_failure
+        numbers = set()
+        for history in evidence.similar_history:
+            numbers |= {f"{history['rating']:g}", str(history["co_likers"])}
+        numbers |= {f"{round(evidence.favourite_genre_share * 100)}", "5", "1"}  # a share and the 1-5 scale
+        for title in allowed:  # years and numbers inside titles ("12 Angry Men (1957)")
+            numbers |= set(_NUMBER.findall(title))
+        unsupported = sorted(set(_NUMBER.findall(stripped)) - numbers)
+        if unsupported:
+            return f"states numbers not in the evidence: {', '.join(unsupported[:3])}"
+        return None
+
+
+def _rating_claims_ok(text: str, evidence: Evidence) -> str | None:
+    def forms(title: str) -> set[str]:
+        return {f.casefold() for f in title_forms(title)}
+
+    recommended = forms(evidence.title)
+    for claim in _RATED_CLAIM.finditer(text):
+        claimed = claim["title"].strip().casefold()
+        if claimed in recommended:
+            return f'claims the user rated the recommended "{evidence.title}"'
+        for history in evidence.similar_history:
+            if claimed in forms(history["title"]) and abs(history["rating"] - float(claim["rating"])) > 1e-9:
+                return (
+                    f'claims a rating of {claim["rating"]} for "{claim["title"]}"; the user gave {history["rating"]:g}'
+                )
+    return None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    user_id: str
+    item_id: str
+    text: str
+    source: str  # "llm" | "template"
+    check_passed: bool  # False: the LLM's phrasing failed the check and the template was used
+    check_failure: str | None
+    completion_tokens: int = 0
+
+
+class LLMExplainer:
+    def __init__(
+        self, backend: LLMBackend, builder: PromptBuilder, checker: ExplanationChecker, *, max_new_tokens: int = 60
+    ):
+        self.backend = backend
+        self.builder = builder
+        self.checker = checker
+        self.max_new_tokens = max_new_tokens
+
+    def explain(self, requests: Sequence[tuple[str, str, Evidence]]) -> list[Explanation]:
+        chats = [self.builder.explain(evidence.title, evidence_facts(evidence)) for _, _, evidence in requests]
+        generations = self.backend.generate(chats, max_new_tokens=self.max_new_tokens)
+        results = []
+        for (user, item, evidence), generation in zip(requests, generations, strict=True):
+            failure = self.checker.check(generation.text, evidence)
+            if failure is None:
+                results.append(
+                    Explanation(user, item, generation.text.strip(), "llm", True, None, generation.completion_tokens)
+                )
+            else:
+                results.append(
+                    Explanation(
+                        user,
+                        item,
+                        template_explanation(evidence),
+                        "template",
+                        False,
+                        failure,
+                        generation.completion_tokens,
+                    )
+                )
+        return results
