@@ -49,6 +49,12 @@ def test_nightly_flow_populates_the_warehouse(in_workdir: Path, monkeypatch: pyt
     assert latest == [(943, 943 * 5, 943 * 5)]
     run = result["run"]
     assert con.execute("SELECT status FROM recs.runs WHERE run_id = ?", [run["run_id"]]).fetchall() == [("complete",)]
+    # the monitor stage: index page plus drift, recsys and LLM-health reports for tonight's run
+    monitoring = result["monitoring"]
+    assert monitoring["run_id"] == run["run_id"] and Path(monitoring["index"]).is_file()
+    kinds = {report["kind"] for report in monitoring["reports"]}
+    assert kinds == {"data_drift", "recsys_quality", "llm_health"}
+    assert all(Path(report["html_path"]).is_file() for report in monitoring["reports"])
     # a second night on the same data reuses the models (no duplicate registry rows) and adds one run
     con.close()  # DuckDB: a read-only connection in this process would block the flow's writer
     nightly_flow()
