@@ -23,6 +23,16 @@ from flows.retrain import retrain_flow
 from tasks.warehouse import publish_warehouse_snapshot
 
 
+def llm_lines(run: dict[str, Any]) -> list[str]:
+    """The LLM layer's part of the summary: how many users it served, the blend verdict, its health."""
+    if not run.get("llm_users"):
+        return ["LLM layer: off (first-stage order, template explanations).", ""]
+    metrics = run.get("llm_metrics") or {}
+    figures = ", ".join(f"{k}={v:.3g}" for k, v in sorted(metrics.items()))
+    return [f"LLM layer: {run['llm_users']} users re-ranked/explained; blend {run.get('blend') or 'not used'}.",
+            "", f"LLM health: {figures}.", ""]  # fmt: skip
+
+
 def summary_markdown(
     settings: Settings,
     loads: list[dict[str, Any]],
@@ -48,6 +58,7 @@ def summary_markdown(
         f"Run `{run['run_id']}` with `{run['model_id']}`: {run['n_users']} users, "
         f"{run['n_recommendations']} recommendations, {run['n_explanations']} explanations.",
         "",
+        *llm_lines(run),
         f"Warehouse: `{settings.warehouse_path}` (query `marts.latest_recommendations`).",
     ]
     if monitoring is not None:

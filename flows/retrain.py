@@ -1,4 +1,5 @@
-"""Flow: retrain the configured models on the warehouse window; promote only without regression."""
+"""Flow: retrain the configured models on the warehouse window; promote only without regression; then
+fit the LLM re-rank blend weight on a validation split (when the LLM layer is on)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from tasks.models import retrain_models
+from tasks.models import fit_llm_blend, retrain_models
 
 
 @flow(name="retrain", log_prints=True)
@@ -15,6 +16,10 @@ def retrain_flow(models: list[str] | None = None) -> list[dict[str, Any]]:
     outcomes = retrain_models(models)
     for outcome in outcomes:
         logger.info("%s: %s", outcome["model_id"], outcome["reason"])
+    # after the candidate models: the blend is fitted on top of the configured first stage
+    blend = fit_llm_blend()
+    if blend is not None:
+        logger.info("LLM re-rank blend (%s, %s): %s", blend["mode"], blend["llm_model"], blend["verdict"])
     return outcomes
 
 

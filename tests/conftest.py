@@ -26,6 +26,9 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     for name in list(os.environ):
         if name.startswith("CHATREC_"):
             monkeypatch.delenv(name)
+    # the LLM layer is off unless a test turns it on (tests/llm, the LLM batch and nightly tests):
+    # decoding on 2 CPU cores would make every recommend-flow test take minutes
+    monkeypatch.setenv("CHATREC_LLM_BACKEND", "none")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield

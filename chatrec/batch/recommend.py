@@ -1,5 +1,10 @@
 """Batch top-k for all (or selected) users from the production candidate model, with explanations.
 
+With the LLM layer on, the run's LLM users (all, or `llm_users_per_run` most recently active) get
+their top-20 candidates re-ranked by the blend of first-stage and LLM scores (weight fitted on
+validation; see chatrec.llm.pipeline) and LLM-phrased, checked explanations; the other users keep
+the first-stage order and template explanations (`source = 'template_only'`).
+
 A run is inserted as `running` (so operators see it), and its rows plus the switch to `complete`
 are written in ONE transaction: the analyst views only ever show complete runs, and a run that
 fails is marked `failed` with the error.
@@ -18,6 +23,8 @@ import polars as pl
 
 from chatrec.data.frames import interactions_frame, items_frame
 from chatrec.explain.evidence import EvidenceIndex, template_explanation
+from chatrec.llm.backends.base import LLMBackend
+from chatrec.llm.pipeline import BlendRecord, fit_blend, latest_blend, llm_enabled, llm_rerank_and_explain, llm_users
 from chatrec.models.base import Recommender
 from chatrec.models.training import load_model, production_model
 from chatrec.settings import Settings
@@ -32,6 +39,9 @@ class RunSummary:
     n_recommendations: int
     n_explanations: int
     seconds: float
+    llm_users: int = 0
+    llm_metrics: dict[str, float] | None = None
+    blend: str | None = None
 
 
 def _now() -> datetime:
@@ -44,6 +54,7 @@ def recommend_batch(
     *,
     user_ids: list[str] | None = None,
     model_id: str | None = None,
+    backend: LLMBackend | None = None,
 ) -> RunSummary:
     started = time.perf_counter()
     if model_id is None:
@@ -59,18 +70,42 @@ def recommend_batch(
     users = user_ids or [row[0] for row in con.execute("SELECT user_id FROM core.users ORDER BY user_id").fetchall()]
     if not users:
         raise ValueError("no users to recommend for")
+    use_llm = llm_enabled(settings)
+    blend_record: BlendRecord | None = None
+    if use_llm:
+        if backend is None:
+            from chatrec.llm import make_backend
+
+            backend = make_backend(settings)
+        if settings.llm_rerank_mode != "off":
+            # the nightly retrain fits it; a standalone run fits it first when none exists yet
+            blend_record = latest_blend(con, settings) or fit_blend(con, settings, backend)
     run_id = f"run-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     params = {
         "candidates": settings.top_k_candidates,
         "k": settings.top_k_final,
-        "reranker": "none (first-stage order)",
-        "explanations": "template from evidence",
+        "reranker": f"llm {settings.llm_rerank_mode}, blend {blend_record.verdict}"
+        if blend_record
+        else "none (first-stage order)",
+        "explanations": f"{settings.llm_explanations} (checked, template fallback)"
+        if use_llm
+        else "template from evidence",
+        "llm_users_per_run": settings.llm_users_per_run if use_llm else 0,
+        "blend_id": blend_record.blend_id if blend_record else None,
     }
     with transaction(con):
         con.execute(
             "INSERT INTO recs.runs (run_id, started_at, status, model_id, llm_model, k, n_users, params)"
-            " VALUES (?, ?, 'running', ?, NULL, ?, ?, ?)",
-            [run_id, _now(), model_id, settings.top_k_final, len(users), json.dumps(params)],
+            " VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                _now(),
+                model_id,
+                settings.llm_model if use_llm else None,
+                settings.top_k_final,
+                len(users),
+                json.dumps(params),
+            ],
         )
     try:
         candidates = model.recommend(users, settings.top_k_candidates)
@@ -78,8 +113,25 @@ def recommend_batch(
             pl.col("score").alias("stage1_score"), pl.lit(None, dtype=pl.Float64).alias("llm_score")
         )
         index = EvidenceIndex(interactions_frame(con), items_frame(con))
+        chosen = llm_users(con, users, settings.llm_users_per_run) if use_llm else []
         explanations = []
+        llm_metrics: dict[str, float] | None = None
+        if chosen:
+            assert backend is not None
+            output = llm_rerank_and_explain(con, settings, candidates, index, chosen, blend_record, backend)
+            final = pl.concat([final.filter(~pl.col("user_id").is_in(chosen)), output.final.select(final.columns)])
+            final = final.sort("user_id", "rank")
+            explanations = [
+                {"user_id": e.user_id, "item_id": e.item_id, "text": e.text,
+                 "evidence": json.dumps(index.evidence(e.user_id, e.item_id).to_json()), "source": e.source,
+                 "check_passed": e.check_passed, "check_failure": e.check_failure}
+                for e in output.explanations
+            ]  # fmt: skip
+            llm_metrics = output.metrics
+        explained = {(e["user_id"], e["item_id"]) for e in explanations}
         for user, item in final.select("user_id", "item_id").iter_rows():
+            if (user, item) in explained:
+                continue
             evidence = index.evidence(user, item)
             explanations.append(
                 {
@@ -87,7 +139,7 @@ def recommend_batch(
                     "item_id": item,
                     "text": template_explanation(evidence),
                     "evidence": json.dumps(evidence.to_json()),
-                    "source": "template",
+                    "source": "template_only" if use_llm else "template",
                     "check_passed": True,
                     "check_failure": None,
                 }
@@ -108,6 +160,11 @@ def recommend_batch(
                 [run_id],
             )
             con.unregister("_explanations")
+            if llm_metrics:
+                con.executemany(
+                    "INSERT INTO monitoring.metrics (run_id, scope, subject, metric, value) VALUES (?, 'llm', ?, ?, ?)",
+                    [[run_id, run_id, name, value] for name, value in llm_metrics.items()],
+                )
             con.execute("UPDATE recs.runs SET status = 'complete', finished_at = ? WHERE run_id = ?", [_now(), run_id])
     except Exception as exc:
         con.execute(
@@ -116,5 +173,6 @@ def recommend_batch(
         )
         raise
     return RunSummary(
-        run_id, model_id, len(users), final.height, explanation_frame.height, time.perf_counter() - started
-    )
+        run_id, model_id, len(users), final.height, explanation_frame.height, time.perf_counter() - started,
+        llm_users=len(chosen), llm_metrics=llm_metrics, blend=blend_record.verdict if blend_record else None,
+    )  # fmt: skip

@@ -1,0 +1,193 @@
+"""The LLM stages of the batch pipeline: fit the blend weight on a temporal validation split, then
+re-rank and explain a run's users. Knows nothing of Prefect; the flows call it through tasks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+
+from chatrec.data.frames import interactions_frame, items_frame, users_frame
+from chatrec.evaluation.splitting import temporal_split
+from chatrec.explain.evidence import EvidenceIndex
+from chatrec.llm import make_backend
+from chatrec.llm.backends.base import LLMBackend
+from chatrec.llm.context import Catalogue, ContextBuilder
+from chatrec.llm.explain import Explanation, ExplanationChecker, LLMExplainer
+from chatrec.llm.prompts import PromptBuilder
+from chatrec.llm.rerank import LLMReranker, RerankStats, blend, fit_blend_weight
+from chatrec.models import make_model
+from chatrec.models.base import Recommender
+from chatrec.models.training import fingerprint
+from chatrec.settings import Settings
+
+log = logging.getLogger(__name__)
+RELEVANT_RATING = 4.0
+
+
+@dataclass(frozen=True)
+class BlendRecord:
+    blend_id: str
+    weight: float
+    mode: str
+    llm_model: str
+    n_users: int
+    ndcg_stage1: float
+    ndcg_llm: float
+    ndcg_blend: float
+    reused: bool
+
+    @property
+    def verdict(self) -> str:
+        if self.weight == 0.0:
+            return f"weight 0: the LLM did not improve validation NDCG ({self.ndcg_llm:.4f} alone vs {self.ndcg_stage1:.4f}), so it is ignored"
+        return f"weight {self.weight:g}: validation NDCG {self.ndcg_stage1:.4f} -> {self.ndcg_blend:.4f}"
+
+
+def llm_enabled(settings: Settings) -> bool:
+    return settings.llm_backend != "none" and (settings.llm_rerank_mode != "off" or settings.llm_explanations == "llm")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def latest_blend(con: duckdb.DuckDBPyConnection, settings: Settings) -> BlendRecord | None:
+    row = con.execute(
+        "SELECT blend_id, weight, mode, llm_model, n_users, ndcg_stage1, ndcg_llm, ndcg_blend FROM models.llm_blends"
+        " WHERE candidate_model = ? AND llm_model = ? AND mode = ? ORDER BY fitted_at DESC LIMIT 1",
+        [settings.candidate_model, settings.llm_model, settings.llm_rerank_mode],
+    ).fetchall()
+    return BlendRecord(*row[0], reused=True) if row else None
+
+
+def fit_blend(con: duckdb.DuckDBPyConnection, settings: Settings, backend: LLMBackend | None = None) -> BlendRecord:
+    """Fit the blend weight of the configured re-rank mode on the last 10% of interactions by time,
+    with the first-stage model trained on the first 90%. Reuses the row when nothing changed."""
+    if settings.llm_rerank_mode == "off":
+        raise ValueError("llm_rerank_mode is 'off': there is no LLM score to blend")
+    interactions = interactions_frame(con)
+    key = fingerprint(
+        f"blend:{settings.candidate_model}:{settings.llm_model}:{settings.llm_rerank_mode}",
+        {"users": settings.llm_blend_users, "k": settings.top_k_final, "n": settings.top_k_candidates,
+         "tokens": settings.llm_prompt_tokens, "seed": settings.seed},
+        interactions,
+    )  # fmt: skip
+    existing = con.execute(
+        "SELECT blend_id, weight, mode, llm_model, n_users, ndcg_stage1, ndcg_llm, ndcg_blend FROM models.llm_blends"
+        " WHERE fingerprint = ?",
+        [key],
+    ).fetchall()
+    if existing:
+        return BlendRecord(*existing[0], reused=True)
+    items = items_frame(con)
+    train, holdout = temporal_split(interactions, 0.1)
+    known = set(train["user_id"].unique().to_list())
+    relevant = holdout.filter(
+        (pl.col("rating").fill_null(RELEVANT_RATING) >= RELEVANT_RATING) & pl.col("user_id").is_in(known)
+    )
+    users = sorted(relevant["user_id"].unique().to_list())
+    if not users:
+        raise ValueError("no validation users with relevant held-out interactions to fit the blend weight on")
+    users = sorted(random.Random(settings.seed).sample(users, min(settings.llm_blend_users, len(users))))
+    model = make_model(settings.candidate_model, settings)
+    assert isinstance(model, Recommender)
+    model.fit(train, items)
+    candidates = model.recommend(users, settings.top_k_candidates)
+    backend = backend or make_backend(settings)
+    reranker = _reranker(backend, settings, items, train, users_frame(con))
+    scores, stats = reranker.score(candidates, settings.top_k_final)
+    fit = fit_blend_weight(candidates, scores, relevant.filter(pl.col("user_id").is_in(users)), settings.top_k_final)
+    metrics = stats.as_metrics()
+    blend_id = f"blend-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    con.execute(
+        "INSERT INTO models.llm_blends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [blend_id, key, _now(), settings.candidate_model, settings.llm_model, settings.llm_rerank_mode,
+         settings.top_k_final, fit.weight, fit.users, fit.ndcg_stage1, fit.ndcg_llm, fit.ndcg_blend,
+         json.dumps({str(w): v for w, v in fit.ndcg_by_weight.items()}), metrics["valid_output_rate"],
+         metrics["latency_ms_per_user"]],
+    )  # fmt: skip
+    record = BlendRecord(blend_id, fit.weight, settings.llm_rerank_mode, settings.llm_model, fit.users,
+                         fit.ndcg_stage1, fit.ndcg_llm, fit.ndcg_blend, reused=False)  # fmt: skip
+    log.info("LLM blend fitted: %s", record.verdict)
+    return record
+
+
+def _reranker(
+    backend: LLMBackend, settings: Settings, items: pl.DataFrame, interactions: pl.DataFrame, users: pl.DataFrame
+) -> LLMReranker:
+    contexts = ContextBuilder(Catalogue(items), interactions, users)
+    builder = PromptBuilder(backend.count_tokens, settings.llm_prompt_tokens)
+    return LLMReranker(backend, builder, contexts, settings.llm_rerank_mode)  # type: ignore[arg-type]
+
+
+@dataclass
+class LLMRunOutput:
+    final: pl.DataFrame  # user_id, rank, item_id, score, stage1_score, llm_score
+    explanations: list[Explanation]
+    metrics: dict[str, float]
+
+
+def llm_users(con: duckdb.DuckDBPyConnection, users: list[str], limit: int | None) -> list[str]:
+    """Which of a run's users go through the LLM: all, or the `limit` most recently active (the
+    users most likely to come back and read their recommendations)."""
+    if limit is None or limit >= len(users):
+        return users
+    rows = con.execute(
+        "SELECT user_id FROM core.interactions WHERE list_contains(?, user_id)"
+        " GROUP BY user_id ORDER BY max(ts) DESC, user_id LIMIT ?",
+        [users, limit],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def llm_rerank_and_explain(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    candidates: pl.DataFrame,
+    evidence: EvidenceIndex,
+    users: list[str],
+    blend_record: BlendRecord | None,
+    backend: LLMBackend,
+) -> LLMRunOutput:
+    """Re-rank (when a re-rank mode is on) and explain (when LLM explanations are on) `users`."""
+    k = settings.top_k_final
+    mine = candidates.filter(pl.col("user_id").is_in(users))
+    items = items_frame(con)
+    stats = RerankStats()
+    started = time.perf_counter()
+    if settings.llm_rerank_mode != "off" and blend_record is not None:
+        reranker = _reranker(backend, settings, items, interactions_frame(con), users_frame(con))
+        scores, stats = reranker.score(mine, k)
+    else:
+        scores = []
+    final = blend(mine, scores, blend_record.weight if blend_record else 0.0, k)
+    if not scores:
+        final = final.with_columns(pl.lit(None, dtype=pl.Float64).alias("llm_score"))
+    explanations: list[Explanation] = []
+    if settings.llm_explanations == "llm":
+        explainer = LLMExplainer(
+            backend,
+            PromptBuilder(backend.count_tokens, settings.llm_prompt_tokens),
+            ExplanationChecker(items["title"].to_list()),
+        )
+        requests = [(u, i, evidence.evidence(u, i)) for u, i in final.select("user_id", "item_id").iter_rows()]
+        explanations = explainer.explain(requests)
+    seconds = time.perf_counter() - started
+    metrics = stats.as_metrics() if scores else {}
+    metrics["latency_ms_per_user"] = 1000 * seconds / max(1, len(users))
+    metrics["llm_users"] = float(len(users))
+    if blend_record is not None:
+        metrics["blend_weight"] = blend_record.weight
+    if explanations:
+        passed = sum(e.check_passed for e in explanations)
+        metrics["explanation_check_pass_rate"] = passed / len(explanations)
+        metrics["explanation_fallback_rate"] = 1 - passed / len(explanations)
+    return LLMRunOutput(final, explanations, metrics)

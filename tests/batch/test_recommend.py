@@ -1,0 +1,75 @@
+"""Batch recommendations with and without the LLM layer, on the real warehouse and the real SmolLM2."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from chatrec.batch.recommend import recommend_batch
+from chatrec.data.frames import interactions_frame, items_frame
+from chatrec.models.training import set_status, train_and_register
+from chatrec.settings import Settings
+from tests.llm.conftest import TEST_CACHE
+
+USERS = ["1", "2", "3"]
+
+
+@pytest.fixture
+def trained(ml100k_warehouse: duckdb.DuckDBPyConnection, settings: Settings) -> duckdb.DuckDBPyConnection:
+    settings.candidate_model = "popularity"  # cheap to train; the LLM part is what is tested
+    version = train_and_register(
+        ml100k_warehouse, settings, "popularity",
+        interactions=interactions_frame(ml100k_warehouse), items=items_frame(ml100k_warehouse),
+    )  # fmt: skip
+    set_status(ml100k_warehouse, version.model_id, "production", "test")
+    return ml100k_warehouse
+
+
+def test_without_the_llm_every_explanation_is_a_template(trained, settings: Settings) -> None:
+    run = recommend_batch(trained, settings, user_ids=USERS)
+    assert run.llm_users == 0 and run.llm_metrics is None
+    assert trained.execute("SELECT llm_model FROM recs.runs").fetchall() == [(None,)]
+    assert trained.execute("SELECT DISTINCT source FROM recs.explanations").fetchall() == [("template",)]
+
+
+def test_llm_users_are_reranked_and_explained_and_the_rest_keep_templates(trained, settings: Settings) -> None:
+    llm = settings.model_copy(update={
+        "llm_backend": "transformers", "cache_dir": TEST_CACHE, "llm_users_per_run": 2, "llm_blend_users": 5,
+        "llm_rerank_mode": "choice", "llm_batch_size": 5,
+    })  # fmt: skip
+    run = recommend_batch(trained, llm, user_ids=USERS)
+    assert run.llm_users == 2 and run.n_recommendations == 15 and run.n_explanations == 15
+    assert run.llm_metrics["valid_output_rate"] == 1.0 and run.llm_metrics["invalid_items"] == 0
+    assert 0.0 <= run.llm_metrics["blend_weight"] <= 1.0
+    (blend_rows,) = trained.execute("SELECT count(*) FROM models.llm_blends").fetchall()[0]
+    assert blend_rows == 1
+    # the 2 most recently active of the 3 users went through the LLM; their rows carry LLM scores
+    sources = dict(trained.execute(
+        "SELECT user_id, list_sort(list_distinct(list(source))) FROM recs.explanations GROUP BY user_id"
+    ).fetchall())  # fmt: skip
+    template_only = [u for u, s in sources.items() if s == ["template_only"]]
+    assert len(template_only) == 1
+    for user, user_sources in sources.items():
+        if user not in template_only:
+            assert set(user_sources) <= {"llm", "template"}
+    scored = trained.execute(
+        "SELECT user_id, count(llm_score) FROM recs.recommendations GROUP BY user_id ORDER BY user_id"
+    ).fetchall()
+    assert sorted(n for _, n in scored) == [0, 5, 5]
+    # every fallback keeps its reason; every LLM row passed the check
+    bad = trained.execute(
+        "SELECT count(*) FROM recs.explanations WHERE (source = 'template' AND check_failure IS NULL)"
+        " OR (source = 'llm' AND NOT check_passed)"
+    ).fetchall()
+    assert bad == [(0,)]
+    # the LLM health figures are indexed for the monitor, keyed by the run
+    names = {r[0] for r in trained.execute(
+        "SELECT metric FROM monitoring.metrics WHERE scope = 'llm' AND subject = ?", [run.run_id]).fetchall()}  # fmt: skip
+    assert {"valid_output_rate", "blend_weight", "explanation_fallback_rate", "latency_ms_per_user"} <= names
+    params = json.loads(trained.execute("SELECT params FROM recs.runs").fetchall()[0][0])
+    assert params["blend_id"] and "llm choice" in params["reranker"]
+    # a second run reuses the fitted blend instead of fitting (and storing) another
+    recommend_batch(trained, llm, user_ids=USERS)
+    assert trained.execute("SELECT count(*) FROM models.llm_blends").fetchall() == [(1,)]
