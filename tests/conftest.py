@@ -7,11 +7,15 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
 
 from chatrec.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from chatrec.llm.backends.transformers_backend import TransformersBackend
 from chatrec.warehouse import connect
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -55,6 +59,22 @@ def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     con = connect(settings)
     yield con
     con.close()
+
+
+# The GGUF -> safetensors conversion of the packaged SmolLM2 is cached under the repository's
+# var/test-cache (git-ignored), so only the first test session on a machine pays the ~30 s conversion.
+TEST_CACHE = Path(__file__).resolve().parents[1] / "var" / "test-cache"
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> TransformersBackend:
+    """One real SmolLM2 backend per test session (the packaged default model, never a stand-in)."""
+    import torch
+
+    from chatrec.llm.backends.transformers_backend import TransformersBackend
+
+    torch.set_num_threads(1)  # decode does not gain from the 2nd core; other tests may use it
+    return TransformersBackend("SmolLM2-135M-Instruct", cache_dir=TEST_CACHE, batch_size=4)
 
 
 @pytest.fixture(scope="session")

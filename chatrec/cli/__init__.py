@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from chatrec.cli import (
+    chat_cmd,
     config_cmd,
     dashboards_cmd,
     evaluate_cmd,
@@ -29,6 +30,7 @@ app.add_typer(dashboards_cmd.app, name="dashboards")
 app.command("sql")(sql_cmd.sql)
 app.command("run")(run_cmd.run)
 app.command("evaluate")(evaluate_cmd.evaluate)
+app.command("chat")(chat_cmd.chat)
 
 
 def main() -> None:

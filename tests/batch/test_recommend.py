@@ -11,7 +11,7 @@ from chatrec.batch.recommend import recommend_batch
 from chatrec.data.frames import interactions_frame, items_frame
 from chatrec.models.training import set_status, train_and_register
 from chatrec.settings import Settings
-from tests.llm.conftest import TEST_CACHE
+from tests.conftest import TEST_CACHE
 
 USERS = ["1", "2", "3"]
 

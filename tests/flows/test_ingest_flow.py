@@ -5,6 +5,7 @@ import pytest
 
 from flows.ingest import ingest_flow
 from flows.nightly import nightly_flow
+from tests.conftest import TEST_CACHE
 
 
 @pytest.fixture
@@ -36,7 +37,12 @@ def test_nightly_flow_populates_the_warehouse(in_workdir: Path, monkeypatch: pyt
     monkeypatch.setenv("CHATREC_CANDIDATE_MODELS", '["popularity", "ease"]')
     monkeypatch.setenv("CHATREC_TORCH_THREADS", "1")
     monkeypatch.setenv("CHATREC_DASK_WORKERS", "1")
+    # the LLM layer on, for 2 users and a 5-user blend fit (the real SmolLM2; conversion cached)
+    for name, value in {"LLM_BACKEND": "transformers", "LLM_USERS_PER_RUN": "2", "LLM_BLEND_USERS": "5",
+                        "CACHE_DIR": str(TEST_CACHE), "LLM_BATCH_SIZE": "5"}.items():  # fmt: skip
+        monkeypatch.setenv(f"CHATREC_{name}", value)
     result = nightly_flow()
+    assert result["run"]["llm_users"] == 2 and result["run"]["llm_metrics"]["valid_output_rate"] == 1.0
     assert result["features"]["n_users"] == 943 and result["features"]["dask_workers"] == 1
     assert result["warehouse"] == str(in_workdir)
     con = duckdb.connect(str(in_workdir), read_only=True)

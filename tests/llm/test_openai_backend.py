@@ -17,7 +17,7 @@ import pytest
 
 from chatrec.llm.backends.base import LLMError
 from chatrec.llm.backends.openai_backend import OpenAIBackend
-from tests.llm.conftest import TEST_CACHE
+from tests.conftest import TEST_CACHE
 
 LABELS = list("ABCDEF")
 

@@ -8,7 +8,7 @@ import pytest
 from chatrec.llm.backends.base import LLMError, repair_ranking
 from chatrec.llm.backends.transformers_backend import TransformersBackend
 from chatrec.llm.weights import converted_dir, ensure_loadable, resolve_llm_model
-from tests.llm.conftest import TEST_CACHE
+from tests.conftest import TEST_CACHE
 
 LABELS = list("ABCDEFGH")
 

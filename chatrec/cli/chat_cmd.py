@@ -1,0 +1,76 @@
+"""`chatrec chat`: a multi-turn conversation that refines recommendations."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chatrec.settings import Settings
+
+EXIT_WORDS = {"quit", "exit", "bye", ":q"}
+
+
+def chat(
+    user: str | None = typer.Option(None, "--user", help="user id; omit to chat as a new user (text requests)"),
+    llm: bool = typer.Option(True, "--llm/--no-llm", help="re-rank the shortlist with the LLM (settings.llm_*)"),
+    message: list[str] = typer.Option(None, "--message", "-m", help="send these turns and exit (non-interactive)"),
+    store_feedback: bool = typer.Option(True, "--store-feedback/--no-store-feedback",
+                                        help="write likes/dislikes to the warehouse for the next nightly run"),
+) -> None:  # fmt: skip
+    """Chat for recommendations: "something lighter", "from the 90s", "no horror", "more like Fargo",
+    "liked it", "not for me", free text like "a heist with a twist". Type quit to leave."""
+    from chatrec.chat import ChatSession
+    from chatrec.warehouse import connect
+
+    settings = Settings()
+    console = Console()
+    backend = None
+    if llm and settings.llm_backend != "none" and settings.llm_rerank_mode != "off":
+        from chatrec.llm import make_backend
+
+        with console.status("loading the language model…"):
+            backend = make_backend(settings)
+    con = connect(settings)
+    try:
+        session = ChatSession(con, settings, user, backend=backend, store_feedback=store_feedback)
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    turns = iter(message) if message else None
+    console.print(f"chatting as {'user ' + user if user else 'a new user'}; type quit to leave")
+    while True:
+        if turns is not None:
+            text = next(turns, None)
+            if text is None:
+                break
+            console.print(f"[bold]> {text}[/bold]")
+        else:
+            try:
+                text = console.input("[bold]> [/bold]") if sys.stdin.isatty() else input()
+            except EOFError:
+                break
+        if text.strip().casefold() in EXIT_WORDS:
+            break
+        if not text.strip():
+            continue
+        with console.status("thinking…"):
+            reply = session.send(text)
+        if reply.understood:
+            console.print("[dim]understood: " + "; ".join(reply.understood) + "[/dim]")
+        for note in reply.notes:
+            console.print(f"[yellow]{note}[/yellow]")
+        if reply.feedback_stored:
+            console.print(f"[green]saved {reply.feedback_stored} feedback row(s) for the next nightly run[/green]")
+        table = Table(show_header=True, header_style="bold")
+        for column in ("#", "movie", "genres", "why"):
+            table.add_column(column)
+        for n, rec in enumerate(reply.recommendations, start=1):
+            title = f"{rec.title}" + (f" ({rec.year})" if rec.year and str(rec.year) not in rec.title else "")
+            table.add_row(str(n), title, ", ".join(rec.genres), rec.explanation)
+        console.print(
+            table if reply.recommendations else "[yellow]nothing matches all of that; try 'start over'[/yellow]"
+        )
+    con.close()
