@@ -26,8 +26,8 @@ from chatrec.llm.prompts import Turn
 from chatrec.models.base import Recommender
 from chatrec.models.training import load_model, production_model
 from chatrec.settings import Settings
+from chatrec.text.coldstart import TextMatcher
 from chatrec.text.encoder import ItemTextEncoder
-from chatrec.text.items import item_texts
 
 SEED_WEIGHT = 2.0
 QUERY_WEIGHT = 2.0
@@ -122,20 +122,13 @@ class ChatSession:
         self.backend = backend
         self.title_index = TitleIndex(self.titles)
         self.state = SessionState()
-        self._embeddings: np.ndarray | None = None
-        self._encoder: ItemTextEncoder | None = None
+        self._matcher: TextMatcher | None = None
 
     # --- text embeddings (loaded only when a turn needs them) -------------------------------------
-    def _item_embeddings(self) -> np.ndarray:
-        if self._embeddings is None:
-            self._encoder = ItemTextEncoder.from_settings(self.settings)
-            self._embeddings = self._encoder.encode(item_texts(self.items))
-        return self._embeddings
-
     def _text_similarity(self, text: str) -> np.ndarray:
-        embeddings = self._item_embeddings()
-        assert self._encoder is not None
-        return embeddings @ self._encoder.encode([text])[0]
+        if self._matcher is None:
+            self._matcher = TextMatcher(self.items, ItemTextEncoder.from_settings(self.settings))
+        return self._matcher.embeddings @ self._matcher.request(text)
 
     # --- one turn ---------------------------------------------------------------------------------
     def send(self, message: str) -> Reply:
