@@ -101,6 +101,19 @@ class Settings(BaseSettings):
     )
     llm_blend_users: int = Field(60, ge=5, description="validation users the nightly blend-weight fit uses")
     llm_finetune: bool = Field(False, description="nightly retrain also LoRA-fine-tunes the LLM ranker")
+    llm_finetune_steps: int = Field(
+        200,
+        ge=1,
+        description="optimizer steps of the LoRA fine-tune, batch 4 (SmolLM2-135M on 1 CPU thread: ~9 s/step with "
+        "256-token prompts; the default is sized for a GPU)",
+    )
+    llm_finetune_examples: int = Field(
+        1024, ge=8, description="yes/no training examples built from the interactions (half liked, half not)"
+    )
+    llm_finetune_lr: float = Field(3e-4, gt=0, description="learning rate of the LoRA fine-tune")
+    llm_adapter: Path | None = Field(
+        None, description="LoRA adapter folder the transformers backend loads; None = the registry's production adapter"
+    )
 
     # --- compute -------------------------------------------------------------------------------
     dask_address: str | None = Field(None, description="Dask scheduler address; None = LocalCluster")

@@ -7,6 +7,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from chatrec.settings import Settings
+from tasks.llm import finetune_llm_ranker
 from tasks.models import fit_llm_blend, retrain_models
 
 
@@ -16,6 +18,10 @@ def retrain_flow(models: list[str] | None = None) -> list[dict[str, Any]]:
     outcomes = retrain_models(models)
     for outcome in outcomes:
         logger.info("%s: %s", outcome["model_id"], outcome["reason"])
+    if Settings().llm_finetune:
+        # before the blend fit, so the blend weight is fitted with the adapter that will serve
+        adapter = finetune_llm_ranker()
+        logger.info("LLM ranker fine-tune %s: %s", adapter["model_id"], adapter["reason"])
     # after the candidate models: the blend is fitted on top of the configured first stage
     blend = fit_llm_blend()
     if blend is not None:

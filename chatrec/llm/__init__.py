@@ -27,10 +27,13 @@ def make_backend(settings: Settings) -> LLMBackend:
             concurrency=settings.llm_batch_size,
         )
     from chatrec.llm.backends.transformers_backend import TransformersBackend
+    from chatrec.llm.finetune import production_adapter
 
     return TransformersBackend(
         settings.llm_model,
         cache_dir=settings.cache_dir,
         device=settings.torch_device(),
         batch_size=settings.llm_batch_size,
+        # an explicit adapter wins; else the LoRA adapter the nightly fine-tune promoted, if any
+        adapter=settings.llm_adapter or production_adapter(settings),
     )

@@ -50,16 +50,30 @@ class LabelGrammar(LogitsProcessor):
 
 
 class TransformersBackend(LLMBackend):
-    def __init__(self, model: str | Path, *, cache_dir: Path, device: str = "cpu", batch_size: int = 8) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        cache_dir: Path,
+        device: str = "cpu",
+        batch_size: int = 8,
+        adapter: Path | None = None,
+    ) -> None:
         reference = resolve_llm_model(model)
         try:
             location = ensure_loadable(reference, cache_dir)
             self.tokenizer = AutoTokenizer.from_pretrained(location)
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
             self.model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype).to(device).eval()
+            if adapter is not None:
+                from peft import PeftModel
+
+                # merged into the weights: inference then costs exactly what the base model costs
+                self.model = PeftModel.from_pretrained(self.model, str(adapter)).merge_and_unload().eval()
         except OSError as exc:
-            raise LLMError(f"cannot load LLM {model!r}: {exc}") from exc
+            raise LLMError(f"cannot load LLM {model!r}{f' with adapter {adapter}' if adapter else ''}: {exc}") from exc
         self.name = str(model)
+        self.adapter = adapter
         self.device = device
         self.batch_size = batch_size
         self.tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
