@@ -499,7 +499,7 @@ def finetune_llm_ranker(
         **{f"stage1_{m}": v for m, v in stage1_metrics(validation.candidates, validation.relevant, k).items()},
         "validation_users": validation.candidates["user_id"].n_unique(),
         "train_examples": len(examples), "train_steps": result.steps, "examples_seen": result.examples_seen,
-        "examples_per_second": result.examples_per_second, "loss_first": result.losses[0],
+        "train_seconds": result.seconds, "examples_per_second": result.examples_per_second, "loss_first": result.losses[0],
         "loss_last10": float(np.mean(result.losses[-10:])),
     }  # fmt: skip
     promoted, reason = gate(untuned, tuned, k, settings.promotion_tolerance)

@@ -1,7 +1,7 @@
 """The report index and the reports open in a real headless Chromium, offline, with nothing missing.
 
 Needs the Debian `chromium` package (`.ci/run` installs it); skipped with the reason when it is absent.
-Writes a screenshot of the index page; with CHATREC_UPDATE_SCREENSHOT=1 it goes to the committed
+Writes a screenshot of the index page; with UPDATE_DOCS_SCREENSHOT=1 it goes to the committed
 docs/dashboard-index.png (so a CI run leaves the clone clean), otherwise to the test's temp folder.
 """
 
@@ -87,7 +87,7 @@ def test_index_and_reports_render_offline(reports: Settings, browser: Any) -> No
     hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.getAttribute('href'))")
     assert len(hrefs) == 20 and all((index.parent / href).is_file() for href in hrefs)
     assert page.locator(".missing").count() == 0
-    screenshot = DOCS_SCREENSHOT if os.environ.get("CHATREC_UPDATE_SCREENSHOT") == "1" else index.parent / "index.png"
+    screenshot = DOCS_SCREENSHOT if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1" else index.parent / "index.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000
     assert problems == []
