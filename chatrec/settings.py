@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -93,13 +93,13 @@ class Settings(BaseSettings):
         "llm", description="llm = LLM phrases the evidence (checked, template fallback); template = template only"
     )
     llm_users_per_run: int | None = Field(
-        100,
+        20,
         ge=1,
         description="users per batch run that go through the LLM (re-rank + explanations); None = all. "
         "The rest get first-stage order and template explanations. 943 users on 2 CPU cores take hours; "
-        "on a GPU or a vLLM endpoint set it to None",
+        "on a GPU or a vLLM endpoint set it to all (CHATREC_LLM_USERS_PER_RUN=all)",
     )
-    llm_blend_users: int = Field(60, ge=5, description="validation users the nightly blend-weight fit uses")
+    llm_blend_users: int = Field(40, ge=5, description="validation users the nightly blend-weight fit uses")
     llm_finetune: bool = Field(False, description="nightly retrain also LoRA-fine-tunes the LLM ranker")
     llm_finetune_steps: int = Field(
         200,
@@ -157,6 +157,14 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    @field_validator("llm_users_per_run", mode="before")
+    @classmethod
+    def _all_users(cls, value: Any) -> Any:
+        # an env var cannot hold None: "all", "none" or an empty value mean every user
+        if isinstance(value, str) and value.strip().casefold() in ("", "all", "none"):
+            return None
+        return value
 
     def torch_device(self) -> str:
         """The torch device to use: CUDA when present (or asked for), CPU otherwise."""

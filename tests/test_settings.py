@@ -50,3 +50,13 @@ def test_torch_device_falls_back_to_cpu_without_cuda() -> None:
 
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert Settings(device="auto").torch_device() == expected
+
+
+def test_llm_users_per_run_accepts_all_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATREC_LLM_USERS_PER_RUN", "all")
+    assert Settings().llm_users_per_run is None
+    monkeypatch.setenv("CHATREC_LLM_USERS_PER_RUN", "7")
+    assert Settings().llm_users_per_run == 7
+    monkeypatch.setenv("CHATREC_LLM_USERS_PER_RUN", "0")
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        Settings()
