@@ -94,6 +94,12 @@ def recommend_batch(
         "blend_id": blend_record.blend_id if blend_record else None,
     }
     with transaction(con):
+        # DuckDB lets one process write the file at a time, so a run still 'running' now belongs to a
+        # process that died (killed, out of memory) before completing: say so instead of leaving it
+        con.execute(
+            "UPDATE recs.runs SET status = 'failed', finished_at = ?, error = ? WHERE status = 'running'",
+            [_now(), "abandoned: its process ended before the run completed (found by the next run)"],
+        )
         con.execute(
             "INSERT INTO recs.runs (run_id, started_at, status, model_id, llm_model, k, n_users, params)"
             " VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
