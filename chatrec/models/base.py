@@ -7,8 +7,10 @@ set), pairwise scoring, device choice, seeding and saving.
 
 from __future__ import annotations
 
+import os
 import pickle
 import random
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -95,9 +97,17 @@ class PickledModel:
     """Saving and loading a fitted model as one artifact file."""
 
     def save(self, path: Path) -> None:
+        """Write to a temporary file and rename it into place: a process killed mid-write never
+        leaves a truncated artifact at a path the registry points to."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)  # noqa: SIM115
+        try:
+            with handle:
+                pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(handle.name, path)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: Path) -> Self:
