@@ -1,0 +1,68 @@
+"""A retrain killed in the middle (SIGKILL) leaves the registry consistent; the next one completes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+
+from chatrec.retrain import retrain
+from chatrec.settings import Settings
+from chatrec.warehouse import connect
+
+REPO = Path(__file__).resolve().parents[2]
+# The child retrains; right after the first artifact file is written (before its registry row),
+# it pauses so the test can kill it at the worst moment: a file on disk that nothing points to.
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from chatrec.models.base import PickledModel
+    from chatrec.retrain import retrain
+    from chatrec.settings import Settings
+    from chatrec.warehouse import connect
+
+    real_save = PickledModel.save
+
+    def pausing_save(self, path):
+        real_save(self, path)
+        if "v1" in str(path) and "popularity" in str(path) and "holdout" not in str(path):
+            print("saved", path, flush=True)
+            time.sleep(120)
+
+    PickledModel.save = pausing_save
+    settings = Settings(warehouse_path=sys.argv[1], artifacts_dir=sys.argv[2], candidate_models=["popularity"],
+                        rating_model="biasedmf")
+    retrain(connect(settings), settings, ["popularity"])
+    """
+)
+
+
+def test_killed_retrain_leaves_no_row_and_the_next_retrain_registers_once(
+    ml100k_warehouse: duckdb.DuckDBPyConnection, settings: Settings, tmp_path: Path
+) -> None:
+    ml100k_warehouse.close()
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(settings.warehouse_path), str(settings.artifacts_dir)],
+        stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert child.stdout is not None
+    line = child.stdout.readline().strip()
+    assert line.startswith("saved"), line
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+
+    con = connect(settings)
+    assert con.execute("SELECT count(*) FROM models.registry").fetchall() == [(0,)]
+    outcomes = retrain(con, settings, ["popularity"])
+    assert [o.version.model_id for o in outcomes] == ["popularity@1"] and outcomes[0].promoted
+    assert con.execute("SELECT model_id, status FROM models.registry").fetchall() == [("popularity@1", "production")]
+    assert retrain(con, settings, ["popularity"])[0].version.reused  # a re-run adds nothing
+    assert con.execute("SELECT count(*) FROM models.registry").fetchall() == [(1,)]
+    con.close()
