@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,9 @@ def rerank_section(con, backend, args) -> dict[str, Any]:
     model = EASE(l2=400.0, weighting="rating").fit(train, items)
     candidates = model.recommend(val_users + test_users, N_CANDIDATES)
     in_test = pl.col("user_id").is_in(test_users)
+    # metrics average over the users of the relevant frame: keep each split's own users only
+    relevant_val = relevant.filter(pl.col("user_id").is_in(val_users))
+    relevant = relevant.filter(in_test)
     contexts = ContextBuilder(Catalogue(items), train, users_frame(con))
     builder = PromptBuilder(backend.count_tokens, args.prompt_tokens)
     rows = [{"mode": "first stage (EASE)", "weight": 0.0, **ranking_metrics(candidates.filter(in_test), relevant)}]
@@ -75,7 +79,7 @@ def rerank_section(con, backend, args) -> dict[str, Any]:
         by_user = {s.user_id: s for s in scores}
         val_scores = [by_user[u] for u in val_users]
         test_scores = [by_user[u] for u in test_users]
-        fit = fit_blend_weight(candidates.filter(~in_test), val_scores, relevant, K)
+        fit = fit_blend_weight(candidates.filter(~in_test), val_scores, relevant_val, K)
         health = {
             "valid_output_rate": metrics["valid_output_rate"], "invented_items": metrics["invalid_items"],
             "duplicate_items": metrics["duplicate_items"], "latency_ms_per_user": metrics["latency_ms_per_user"],
@@ -121,7 +125,7 @@ def explain_section(
             "explanations_per_second": len(subset) / seconds, "users_per_minute": 60 * len(subset) / K / seconds,
             "check_pass_rate": sum(e.check_passed for e in explanations) / len(explanations),
             "fallback_rate": sum(not e.check_passed for e in explanations) / len(explanations),
-            "failure_reasons": sorted({(e.check_failure or "").split(":")[0] for e in explanations if e.check_failure}),
+            "failure_reasons": sorted({re.split(r'[:"]', e.check_failure)[0].strip() for e in explanations if e.check_failure}),
         }  # fmt: skip
         print(f"explain {label}: {results[label]['tokens_per_second']:.1f} tok/s", flush=True)
     backend.batch_size = args.batch_size

@@ -1,6 +1,6 @@
 """Render the result JSONs of bench/results/ as the markdown tables pasted into docs/benchmarks.md.
 
-python -m bench.report quality_chatrec quality_full quality_rating
+python -m bench.report quality_chatrec quality_full quality_rating llm
 """
 
 from __future__ import annotations
@@ -47,6 +47,64 @@ def table(name: str) -> str:
     return "\n".join(lines)
 
 
+def llm_tables() -> str:
+    """The LLM layer's tables from bench/results/llm.json (python -m bench.llm)."""
+    result = json.loads((RESULTS / "llm.json").read_text())
+    rerank = result["rerank"]
+    lines = [
+        f"Same {rerank['test_users']} test users and EASE top-20 candidates for every row "
+        f"(candidate recall@20 {rerank['candidate_recall_at_20']:.4f}); blend weights fitted on "
+        f"{rerank['val_users']} other (validation) users.",
+        "",
+        "| ranking | weight w | P@5 | R@5 | NDCG@5 | valid output | invented / duplicate items | ms per user | users per min | prompt tokens |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rerank["rows"]:
+        health = (
+            f"{row['valid_output_rate']:.0%} | {row['invented_items']:.0f} / {row['duplicate_items']:.0f} | "
+            f"{row['latency_ms_per_user']:.0f} | {row['users_per_minute']:.1f} | {row['prompt_tokens_mean']:.0f}"
+            if "valid_output_rate" in row
+            else "– | – | – | – | –"
+        )
+        lines.append(f"| {row['mode']} | {row['weight']:g} | {fmt(row['precision_at_5'])} | {fmt(row['recall_at_5'])} "
+                     f"| {fmt(row['ndcg_at_5'])} | {health} |")  # fmt: skip
+    if "explain" in result:
+        explain = result["explain"]
+        lines += ["", "| explanations | batch | explanations | completion tokens | s | tokens/s | users/min | check pass | fallback |",
+                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for label in ("batched", "single"):
+            e = explain[label]
+            lines.append(f"| {label} | {e['batch_size']} | {e['explanations']} | {e['completion_tokens']} | {e['seconds']:.0f} "
+                         f"| {e['tokens_per_second']:.1f} | {e['users_per_minute']:.2f} | {e['check_pass_rate']:.0%} | {e['fallback_rate']:.0%} |")  # fmt: skip
+        lines += ["", f"Batching speed-up (tokens/s, batched / single): {explain['batching_speedup_tokens_per_second']:.2f}x; "
+                  f"all 943 users' top-5 at the batched rate: ~{explain['projected_minutes_for_943_users']:.0f} min. "
+                  f"Fallback reasons seen: {'; '.join(explain['batched']['failure_reasons']) or 'none'}."]  # fmt: skip
+    if "rating" in result:
+        rating = result["rating"]
+        lines += ["", "| rating (u1..u5, sampled test pairs) | " + " | ".join(f"u{f['fold']}" for f in rating["folds"]) + " | mean |",
+                  "|---|" + "---|" * (len(rating["folds"]) + 1)]  # fmt: skip
+        for key, label in (
+            ("rmse_mf", "biased MF RMSE"),
+            ("rmse_llm", "LLM alone RMSE"),
+            ("rmse_blend", "blend RMSE (cross-fitted w)"),
+        ):
+            lines.append(
+                f"| {label} | "
+                + " | ".join(f"{f[key]:.4f}" for f in rating["folds"])
+                + f" | {rating['mean'][key]:.4f} |"
+            )
+        lines.append(
+            "| fitted w (two halves) | "
+            + " | ".join("/".join(f"{w:.2f}" for w in f["weights"]) for f in rating["folds"])
+            + " | |"
+        )
+    machine = result["machine"]
+    lines += ["", f"Model {result['model']} (load {result['model_load_seconds']:.1f} s); {machine['cpu_count']} CPU cores, "
+              f"torch {machine['torch']} ({machine['torch_threads']} threads, CUDA: {machine['cuda']}); run {machine['when']}; "
+              f"whole benchmark {result['seconds'] / 60:.0f} min."]  # fmt: skip
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     for name in sys.argv[1:] or ["quality_chatrec", "quality_full", "quality_rating"]:
-        print(f"### {name}\n\n{table(name)}\n")
+        print(f"### {name}\n\n{llm_tables() if name == 'llm' else table(name)}\n")
