@@ -103,7 +103,7 @@ def explain_section(
 ) -> dict[str, Any]:
     items = items_frame(con)
     index = EvidenceIndex(train, items)
-    checker = ExplanationChecker(items["title"].to_list())
+    checker = ExplanationChecker.from_items(items)
     builder = PromptBuilder(backend.count_tokens, args.prompt_tokens)
     chosen = users[: args.explain_users]
     final = candidates.filter(pl.col("user_id").is_in(chosen) & (pl.col("rank") <= K))

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import polars as pl
+
 from chatrec.explain.evidence import Evidence, template_explanation
 from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.prompts import PromptBuilder
@@ -23,6 +25,11 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _RATED_CLAIM = re.compile(r"\brated\s+\"?(?P<title>[^\"]+?)\"?\s+(?P<rating>\d(?:\.\d)?)(?:\s*/\s*5)?", re.IGNORECASE)
 _PERCENT_CLAIM = re.compile(r"(?P<value>\d+(?:\.\d+)?)\s*%")
 _PEOPLE_CLAIM = re.compile(r"(?P<value>\d+)\s+(?:other\s+)?(?:people|users|viewers|fans)\b", re.IGNORECASE)
+# "you/the user (already) liked/watched/rated <title>": past tense about the reader, right before a title
+_KNOWS = re.compile(
+    r"\b(you|user)\b(\s+\w+){0,2}\s+(liked|loved|enjoyed|watched|saw|seen|rated|gave)\s+(the\s+movie\s+)?\"?$",
+    re.IGNORECASE,
+)
 _FORBIDDEN = re.compile(r"https?://|www\.|<[^>]+>|\bignore (all|previous|the above)\b", re.IGNORECASE)
 MAX_CHARS = 300
 
@@ -59,7 +66,17 @@ def evidence_facts(evidence: Evidence) -> list[str]:
 class ExplanationChecker:
     """Checks a phrased explanation against the catalogue and the evidence."""
 
-    def __init__(self, titles: Iterable[str], *, min_form_chars: int = 4) -> None:
+    def __init__(self, titles: Iterable[str], genres: Iterable[str] = (), *, min_form_chars: int = 4) -> None:
+        # genre names of the catalogue: a genre the explanation names must be one the evidence shares
+        self.genres = {g.casefold() for g in genres if g and g != "unknown"}
+        self.genre_pattern = (
+            re.compile(
+                r"(?<!\w)(" + "|".join(re.escape(g) for g in sorted(self.genres, key=len, reverse=True)) + r")(?!\w)",
+                re.IGNORECASE,
+            )
+            if self.genres
+            else None
+        )
         # one regex over every catalogue title form; very short forms ("If....", "Ed") would match
         # ordinary words, so they are not policed (the template fallback never needs them)
         self.form_to_title: dict[str, str] = {}
@@ -70,8 +87,27 @@ class ExplanationChecker:
         forms = sorted(self.form_to_title, key=len, reverse=True)
         self.pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(f) for f in forms) + r")(?!\w)", re.IGNORECASE)
 
+    @classmethod
+    def from_items(cls, items: pl.DataFrame) -> ExplanationChecker:
+        """A checker for a catalogue frame (item_id, title, genres)."""
+        genres = items["genres"].explode().drop_nulls().unique().to_list() if "genres" in items.columns else []
+        return cls(items["title"].to_list(), genres)
+
     def mentioned_titles(self, text: str) -> set[str]:
         return {self.form_to_title[m.group(1).casefold()] for m in self.pattern.finditer(text)}
+
+    def _grounded(self, text: str, evidence: Evidence) -> bool:
+        """At least one piece of evidence is stated: a history title, a shared genre or a count."""
+        history = {h["title"] for h in evidence.similar_history}
+        if self.mentioned_titles(text) & history:
+            return True
+        lowered = text.casefold()
+        if any(g.casefold() in lowered for g in evidence.shared_genres):
+            return True
+        counts = {str(h["co_likers"]) for h in evidence.similar_history} | {
+            f"{round(evidence.favourite_genre_share * 100)}%"
+        }
+        return any(c in text for c in counts) or (not history and not evidence.shared_genres)
 
     @staticmethod
     def _check_claims(text: str, evidence: Evidence) -> str | None:
@@ -104,6 +140,18 @@ class ExplanationChecker:
         invented = sorted(self.mentioned_titles(stripped) - allowed)
         if invented:
             return f"names titles not in the evidence: {'; '.join(invented[:3])}"
+        recommended = {f.casefold() for f in title_forms(evidence.title)}
+        for match in self.pattern.finditer(stripped):
+            before = stripped[max(0, match.start() - 25) : match.start()]
+            if match.group(1).casefold() in recommended and _KNOWS.search(before):
+                return f'claims the user already knows the recommended "{evidence.title}"'
+        if self.genre_pattern is not None:
+            shared = {g.casefold() for g in evidence.shared_genres}
+            unshared = sorted({m.group(1).casefold() for m in self.genre_pattern.finditer(stripped)} - shared)
+            if unshared:
+                return f"names genres the evidence does not share: {', '.join(unshared)}"
+        if not self._grounded(stripped, evidence):
+            return "states none of the evidence"
         claim_failure = self._check_claims(stripped, evidence)
         if claim_failure:
             return claim_failure

@@ -176,7 +176,7 @@ def llm_rerank_and_explain(
         explainer = LLMExplainer(
             backend,
             PromptBuilder(backend.count_tokens, settings.llm_prompt_tokens),
-            ExplanationChecker(items["title"].to_list()),
+            ExplanationChecker.from_items(items),
         )
         requests = [(u, i, evidence.evidence(u, i)) for u, i in final.select("user_id", "item_id").iter_rows()]
         explanations = explainer.explain(requests)
