@@ -17,6 +17,12 @@ def recommend_flow(user_ids: list[str] | None = None) -> dict[str, Any]:
         summary["run_id"], summary["model_id"], summary["n_users"],
         summary["n_recommendations"], summary["n_explanations"],
     )  # fmt: skip
+    if summary["llm_users"]:
+        get_run_logger().info(
+            "LLM layer: %s users re-ranked and explained; blend %s",
+            summary["llm_users"],
+            summary["blend"] or "not used",
+        )
     return summary
 
 
