@@ -333,7 +333,7 @@ def validation_set(
     )
     pool = sorted(relevant["user_id"].unique().to_list())
     if not pool:
-        raise ValueError("no validation users with liked held-out interactions to judge the adapter on")
+        raise ValueError("no validation users with liked held-out interactions (needed to judge an LLM ranker)")
     chosen = sorted(random.Random(settings.seed).sample(pool, min(settings.llm_blend_users, len(pool))))
     model = make_model(settings.candidate_model, settings)
     assert isinstance(model, Recommender)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,10 +20,9 @@ from chatrec.llm import make_backend
 from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.context import Catalogue, ContextBuilder
 from chatrec.llm.explain import Explanation, ExplanationChecker, LLMExplainer
+from chatrec.llm.finetune import production_adapter, validation_set
 from chatrec.llm.prompts import PromptBuilder
 from chatrec.llm.rerank import LLMReranker, RerankStats, blend, fit_blend_weight
-from chatrec.models import make_model
-from chatrec.models.base import Recommender
 from chatrec.models.training import fingerprint
 from chatrec.settings import Settings
 
@@ -77,7 +75,9 @@ def fit_blend(con: duckdb.DuckDBPyConnection, settings: Settings, backend: LLMBa
     key = fingerprint(
         f"blend:{settings.candidate_model}:{settings.llm_model}:{settings.llm_rerank_mode}",
         {"users": settings.llm_blend_users, "k": settings.top_k_final, "n": settings.top_k_candidates,
-         "tokens": settings.llm_prompt_tokens, "seed": settings.seed},
+         "tokens": settings.llm_prompt_tokens, "seed": settings.seed,
+         # a newly promoted LoRA adapter changes the LLM's scores: the blend must be fitted again
+         "adapter": str(settings.llm_adapter or production_adapter(settings, con) or "")},
         interactions,
     )  # fmt: skip
     existing = con.execute(
@@ -89,22 +89,12 @@ def fit_blend(con: duckdb.DuckDBPyConnection, settings: Settings, backend: LLMBa
         return BlendRecord(*existing[0], reused=True)
     items = items_frame(con)
     train, holdout = temporal_split(interactions, 0.1)
-    known = set(train["user_id"].unique().to_list())
-    relevant = holdout.filter(
-        (pl.col("rating").fill_null(RELEVANT_RATING) >= RELEVANT_RATING) & pl.col("user_id").is_in(known)
-    )
-    users = sorted(relevant["user_id"].unique().to_list())
-    if not users:
-        raise ValueError("no validation users with relevant held-out interactions to fit the blend weight on")
-    users = sorted(random.Random(settings.seed).sample(users, min(settings.llm_blend_users, len(users))))
-    model = make_model(settings.candidate_model, settings)
-    assert isinstance(model, Recommender)
-    model.fit(train, items)
-    candidates = model.recommend(users, settings.top_k_candidates)
+    validation = validation_set(settings, train, holdout, items, users_frame(con))
     backend = backend or make_backend(settings)
-    reranker = _reranker(backend, settings, items, train, users_frame(con))
-    scores, stats = reranker.score(candidates, settings.top_k_final)
-    fit = fit_blend_weight(candidates, scores, relevant.filter(pl.col("user_id").is_in(users)), settings.top_k_final)
+    builder = PromptBuilder(backend.count_tokens, settings.llm_prompt_tokens)
+    reranker = LLMReranker(backend, builder, validation.reranker_contexts, settings.llm_rerank_mode)  # type: ignore[arg-type]
+    scores, stats = reranker.score(validation.candidates, settings.top_k_final)
+    fit = fit_blend_weight(validation.candidates, scores, validation.relevant, settings.top_k_final)
     metrics = stats.as_metrics()
     blend_id = f"blend-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     con.execute(

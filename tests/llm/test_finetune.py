@@ -14,6 +14,7 @@ import torch
 from chatrec.data.frames import interactions_frame, items_frame, users_frame
 from chatrec.evaluation.splitting import temporal_split
 from chatrec.llm import make_backend
+from chatrec.llm.backends.base import LLMError
 from chatrec.llm.backends.transformers_backend import TransformersBackend
 from chatrec.llm.context import Catalogue
 from chatrec.llm.finetune import (
@@ -145,5 +146,5 @@ def test_finetune_registers_reuses_and_loads_the_adapter(
 
 def test_a_missing_warehouse_or_adapter_folder_means_the_untuned_model(settings: Settings, tmp_path: Path) -> None:
     assert production_adapter(settings) is None  # no warehouse file yet: nothing to read, no error
-    with pytest.raises(ValueError, match=r"adapter_config\.json"):
+    with pytest.raises(LLMError, match=r"adapter folder .*nowhere has no adapter_config\.json"):
         TransformersBackend("SmolLM2-135M-Instruct", cache_dir=TEST_CACHE, adapter=tmp_path / "nowhere")

@@ -60,6 +60,8 @@ class TransformersBackend(LLMBackend):
         adapter: Path | None = None,
     ) -> None:
         reference = resolve_llm_model(model)
+        if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
+            raise LLMError(f"LLM adapter folder {adapter} has no adapter_config.json (is it a peft LoRA adapter?)")
         try:
             location = ensure_loadable(reference, cache_dir)
             self.tokenizer = AutoTokenizer.from_pretrained(location)
