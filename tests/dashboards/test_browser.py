@@ -25,6 +25,7 @@ from chatrec.monitoring import monitor
 from chatrec.retrain import retrain
 from chatrec.settings import Settings
 from dashboards.build import build_index
+from tests.conftest import TEST_CACHE
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard-index.png"
@@ -39,8 +40,12 @@ pytestmark = [
 
 @pytest.fixture
 def reports(ml100k_warehouse: duckdb.DuckDBPyConnection, settings: Settings) -> Settings:
-    """Two monitored runs (so the index has trends), and the index page."""
-    settings = settings.model_copy(update={"candidate_model": "popularity", "torch_threads": 1})
+    """Two monitored runs (so the index has trends), and the index page. The LLM layer is on for 2
+    users per run (the real SmolLM2), so the LLM-health panels have figures to draw."""
+    settings = settings.model_copy(update={
+        "candidate_model": "popularity", "torch_threads": 1, "llm_backend": "transformers", "cache_dir": TEST_CACHE,
+        "llm_users_per_run": 2, "llm_blend_users": 5, "llm_batch_size": 5,
+    })  # fmt: skip
     retrain(ml100k_warehouse, settings, ["popularity"])
     for _ in range(2):
         recommend_batch(ml100k_warehouse, settings)
