@@ -51,24 +51,12 @@ def main() -> None:
             timings["total"] = sum(timings.values())
             nights.append(timings)
             print(f"night {night}: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
-    print(
-        f"-> {
-            write_result(
-                'pipeline',
-                {
-                    'nights': nights,
-                    'torch_threads_env': os.environ.get('CHATREC_TORCH_THREADS'),
-                    'llm': {
-                        'backend': settings.llm_backend,
-                        'model': settings.llm_model,
-                        'mode': settings.llm_rerank_mode,
-                        'users_per_run': settings.llm_users_per_run,
-                        'blend_users': settings.llm_blend_users,
-                    },
-                },
-            )
-        }"
+    llm = {"backend": settings.llm_backend, "model": settings.llm_model, "mode": settings.llm_rerank_mode,
+           "users_per_run": settings.llm_users_per_run, "blend_users": settings.llm_blend_users}  # fmt: skip
+    path = write_result(
+        "pipeline", {"nights": nights, "torch_threads_env": os.environ.get("CHATREC_TORCH_THREADS"), "llm": llm}
     )
+    print(f"-> {path}")
 
 
 if __name__ == "__main__":
