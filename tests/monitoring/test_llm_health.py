@@ -34,7 +34,8 @@ def test_run_without_llm_gets_a_report_that_says_so(warehouse: duckdb.DuckDBPyCo
 
 def test_llm_figures_per_run_with_history(warehouse: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     _run(warehouse, "run-a", 1, None, ["template"])
-    _run(warehouse, "run-b", 2, "SmolLM2-135M-Instruct", ["llm", "llm", "llm", "template"])
+    # 4 explanations the LLM phrased (one fell back) and 3 for users the run did not send to the LLM
+    _run(warehouse, "run-b", 2, "SmolLM2-135M-Instruct", ["llm", "llm", "llm", "template", *["template_only"] * 3])
     figures = {"valid_output_rate": 0.9, "latency_ms_per_user": 850.0, "blend_weight": 0.25, "prompt_tokens_mean": 410.0,
                "prompt_tokens_max": 512.0, "invalid_items": 3.0, "duplicate_items": 1.0}  # fmt: skip
     warehouse.executemany(

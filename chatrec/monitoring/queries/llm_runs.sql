@@ -17,12 +17,15 @@ WITH llm AS (
     WHERE scope = 'llm' AND subject = run_id
     GROUP BY run_id
 ),
+-- only explanations the LLM was asked to phrase count: 'template_only' rows belong to users the run
+-- did not send to the LLM (llm_users_per_run), so they are neither passes nor fallbacks
 explained AS (
     SELECT run_id,
            count(*)                                             AS n_explanations,
            avg(CASE WHEN source = 'template' THEN 1.0 ELSE 0.0 END) AS template_share,
            avg(CASE WHEN check_passed THEN 1.0 ELSE 0.0 END)        AS check_pass_share
     FROM recs.explanations
+    WHERE source <> 'template_only'
     GROUP BY run_id
 ),
 runs AS (
