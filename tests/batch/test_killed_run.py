@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,8 +12,8 @@ from chatrec.data.frames import interactions_frame, items_frame
 from chatrec.models.training import set_status, train_and_register
 from chatrec.settings import Settings
 from chatrec.warehouse import connect
+from tests.processes import kill_at_first_line
 
-REPO = Path(__file__).resolve().parents[2]
 # The child starts a real run and, once its 'running' row is committed and the candidates are
 # computed, pauses before building the explanation evidence so the test can kill it there.
 CHILD = textwrap.dedent(
@@ -51,16 +47,8 @@ def test_killed_recommend_run_stays_invisible_and_the_next_run_completes(
     first = recommend_batch(ml100k_warehouse, settings, user_ids=["1", "2"])
     ml100k_warehouse.close()
 
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    child = subprocess.Popen(
-        [sys.executable, str(script), str(settings.warehouse_path), str(settings.artifacts_dir)],
-        stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "candidates"
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
+    line = kill_at_first_line(CHILD, [str(settings.warehouse_path), str(settings.artifacts_dir)], tmp_path)
+    assert line == "candidates", line
 
     con = connect(settings)
     runs = dict(con.execute("SELECT status, count(*) FROM recs.runs GROUP BY status").fetchall())

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,8 +10,8 @@ import duckdb
 from chatrec.retrain import retrain
 from chatrec.settings import Settings
 from chatrec.warehouse import connect
+from tests.processes import kill_at_first_line
 
-REPO = Path(__file__).resolve().parents[2]
 # The child retrains; right after the first artifact file is written (before its registry row),
 # it pauses so the test can kill it at the worst moment: a file on disk that nothing points to.
 CHILD = textwrap.dedent(
@@ -46,17 +42,8 @@ def test_killed_retrain_leaves_no_row_and_the_next_retrain_registers_once(
     ml100k_warehouse: duckdb.DuckDBPyConnection, settings: Settings, tmp_path: Path
 ) -> None:
     ml100k_warehouse.close()
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    child = subprocess.Popen(
-        [sys.executable, str(script), str(settings.warehouse_path), str(settings.artifacts_dir)],
-        stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    assert child.stdout is not None
-    line = child.stdout.readline().strip()
+    line = kill_at_first_line(CHILD, [str(settings.warehouse_path), str(settings.artifacts_dir)], tmp_path)
     assert line.startswith("saved"), line
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
 
     con = connect(settings)
     assert con.execute("SELECT count(*) FROM models.registry").fetchall() == [(0,)]
