@@ -118,13 +118,16 @@ def recommend_batch(
         final = candidates.filter(pl.col("rank") <= settings.top_k_final).with_columns(
             pl.col("score").alias("stage1_score"), pl.lit(None, dtype=pl.Float64).alias("llm_score")
         )
-        index = EvidenceIndex(interactions_frame(con), items_frame(con))
+        interactions, items = interactions_frame(con), items_frame(con)
+        index = EvidenceIndex(interactions, items)
         chosen = llm_users(con, users, settings.llm_users_per_run) if use_llm else []
         explanations = []
         llm_metrics: dict[str, float] | None = None
         if chosen:
             assert backend is not None
-            output = llm_rerank_and_explain(con, settings, candidates, index, chosen, blend_record, backend)
+            output = llm_rerank_and_explain(
+                con, settings, candidates, index, interactions, items, chosen, blend_record, backend
+            )
             final = pl.concat([final.filter(~pl.col("user_id").is_in(chosen)), output.final.select(final.columns)])
             final = final.sort("user_id", "rank")
             explanations = [

@@ -27,7 +27,6 @@ from chatrec.models.training import fingerprint
 from chatrec.settings import Settings
 
 log = logging.getLogger(__name__)
-RELEVANT_RATING = 4.0
 
 
 @dataclass(frozen=True)
@@ -143,6 +142,8 @@ def llm_rerank_and_explain(
     settings: Settings,
     candidates: pl.DataFrame,
     evidence: EvidenceIndex,
+    interactions: pl.DataFrame,
+    items: pl.DataFrame,
     users: list[str],
     blend_record: BlendRecord | None,
     backend: LLMBackend,
@@ -150,11 +151,10 @@ def llm_rerank_and_explain(
     """Re-rank (when a re-rank mode is on) and explain (when LLM explanations are on) `users`."""
     k = settings.top_k_final
     mine = candidates.filter(pl.col("user_id").is_in(users))
-    items = items_frame(con)
     stats = RerankStats()
     started = time.perf_counter()
     if settings.llm_rerank_mode != "off" and blend_record is not None:
-        reranker = _reranker(backend, settings, items, interactions_frame(con), users_frame(con))
+        reranker = _reranker(backend, settings, items, interactions, users_frame(con))
         scores, stats = reranker.score(mine, k)
     else:
         scores = []
