@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatrec.models.base import RatingPredictor, Recommender
+from chatrec.models.bayesianmf import BayesianMF
 from chatrec.models.biasedmf import BiasedMF
 from chatrec.models.bpr import BPR
 from chatrec.models.ease import EASE
@@ -15,7 +16,7 @@ from chatrec.models.textknn import TextKNN
 from chatrec.settings import Settings
 
 CANDIDATE_MODELS: dict[str, type[Recommender]] = {m.name: m for m in (Popularity, ItemKNN, EASE, BPR, SASRec, TextKNN)}
-RATING_MODELS: dict[str, type[RatingPredictor]] = {BiasedMF.name: BiasedMF}
+RATING_MODELS: dict[str, type[RatingPredictor]] = {m.name: m for m in (BiasedMF, BayesianMF)}
 TEXT_MODELS = {SASRec.name, TextKNN.name}
 
 
