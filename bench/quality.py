@@ -33,6 +33,7 @@ from chatrec.evaluation.protocols import (
     temporal_rating_protocol,
 )
 from chatrec.evaluation.splitting import per_user_random_split
+from chatrec.models.bayesianmf import BayesianMF
 from chatrec.models.biasedmf import BiasedMF
 from chatrec.models.bpr import BPR
 from chatrec.models.ease import EASE
@@ -50,6 +51,7 @@ CANDIDATE_GRID: dict[str, tuple[type, dict[str, list[Any]]]] = {
 RATING_GRID: dict[str, tuple[type, dict[str, list[Any]]]] = {
     "global_mean": (GlobalMeanBaseline, {}),
     "biasedmf": (BiasedMF, {"factors": [64], "l2_factors": [0.05, 0.1, 0.2], "epochs": [30]}),
+    "bayesianmf": (BayesianMF, {"factors": [10, 20, 30]}),
 }
 ANCHORS = {
     "chatrec": {

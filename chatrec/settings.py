@@ -65,7 +65,9 @@ class Settings(BaseSettings):
         description="first-stage models the nightly retrain trains (bpr, sasrec, textknn are available too)",
     )
     candidate_model: str = Field("ease", description="first-stage model used for recommendations")
-    rating_model: str = Field("biasedmf", description="rating predictor")
+    rating_model: str = Field(
+        "biasedmf", description="rating predictor (bayesianmf is better on random splits, worse on temporal ones)"
+    )
     embedding_model: str = Field(
         "all-MiniLM-L6-v2", description="sentence-transformers model id/path; default is the packaged MiniLM"
     )
