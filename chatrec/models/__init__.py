@@ -8,6 +8,7 @@ from chatrec.models.base import RatingPredictor, Recommender
 from chatrec.models.bayesianmf import BayesianMF
 from chatrec.models.biasedmf import BiasedMF
 from chatrec.models.bpr import BPR
+from chatrec.models.dlae import DLAE, SessionDLAE
 from chatrec.models.ease import EASE
 from chatrec.models.itemknn import ItemKNN
 from chatrec.models.popularity import Popularity
@@ -15,7 +16,19 @@ from chatrec.models.sasrec import SASRec
 from chatrec.models.textknn import TextKNN
 from chatrec.settings import Settings
 
-CANDIDATE_MODELS: dict[str, type[Recommender]] = {m.name: m for m in (Popularity, ItemKNN, EASE, BPR, SASRec, TextKNN)}
+CANDIDATE_MODELS: dict[str, type[Recommender]] = {
+    m.name: m
+    for m in (
+        Popularity,
+        ItemKNN,
+        EASE,
+        DLAE,
+        SessionDLAE,
+        BPR,
+        SASRec,
+        TextKNN,
+    )
+}
 RATING_MODELS: dict[str, type[RatingPredictor]] = {m.name: m for m in (BiasedMF, BayesianMF)}
 TEXT_MODELS = {SASRec.name, TextKNN.name}
 
