@@ -2,6 +2,7 @@
 
     python -m bench.quality --protocol chatrec   # Chat-Rec Table 2 setting (P/R/NDCG@5, candidate recall@20)
     python -m bench.quality --protocol full      # full-catalogue top-10 (MAP, NDCG, P, R @10, coverage, ...)
+    python -m bench.quality --protocol temporal  # the nightly setting: rank for the last 10% of interactions by time
     python -m bench.quality --protocol rating    # RMSE/MAE on the official u1..u5 folds + temporal split
     python -m bench.quality --protocol all
 
@@ -30,12 +31,14 @@ from chatrec.evaluation.protocols import (
     full_catalogue_protocol,
     movielens_file_order,
     rating_folds_protocol,
+    temporal_ranking_protocol,
     temporal_rating_protocol,
 )
-from chatrec.evaluation.splitting import per_user_random_split
+from chatrec.evaluation.splitting import per_user_random_split, temporal_split
 from chatrec.models.bayesianmf import BayesianMF
 from chatrec.models.biasedmf import BiasedMF
 from chatrec.models.bpr import BPR
+from chatrec.models.dlae import DLAE, SessionDLAE
 from chatrec.models.ease import EASE
 from chatrec.models.itemknn import ItemKNN
 from chatrec.models.popularity import Popularity
@@ -47,6 +50,19 @@ CANDIDATE_GRID: dict[str, tuple[type, dict[str, list[Any]]]] = {
     "itemknn": (ItemKNN, {"neighbours": [100, 400], "shrinkage": [10.0, 50.0]}),
     "ease": (EASE, {"l2": [100.0, 200.0, 400.0, 800.0], "weighting": ["binary", "rating"]}),
     "bpr": (BPR, {"factors": [64], "epochs": [40], "l2": [1e-4, 1e-3]}),
+    "dlae": (
+        DLAE,
+        {"l2": [100.0, 200.0, 400.0, 800.0], "dropout": [0.1, 0.33, 0.5], "weighting": ["binary", "rating"]},
+    ),
+    "session_dlae": (
+        SessionDLAE,
+        {
+            "l2": [400.0, 800.0, 1600.0],
+            "dropout": [0.2, 0.33],
+            "session_seconds": [600.0, 3600.0],
+            "session_weight": [1.0, 2.0],
+        },
+    ),
 }
 RATING_GRID: dict[str, tuple[type, dict[str, list[Any]]]] = {
     "global_mean": (GlobalMeanBaseline, {}),
@@ -64,7 +80,15 @@ ANCHORS = {
     },
     "rating": {"Surprise SVD": {"rmse": 0.934}, "Surprise SVD++": {"rmse": 0.919}, "KNNBaseline": {"rmse": 0.931}},
 }
-SELECTION_METRIC = {"chatrec": "ndcg_at_5", "full": "ndcg_at_10"}
+ANCHORS["temporal"] = {}
+SELECTION_METRIC = {"chatrec": "ndcg_at_5", "full": "ndcg_at_10", "temporal": "ndcg_at_10"}
+
+
+def temporal_protocol(
+    make: Callable[[], Any], interactions: pl.DataFrame, items: pl.DataFrame, *, seed: int
+) -> ModelResult:
+    """The nightly holdout (train on the first 90% by time); deterministic, so the seed is unused."""
+    return temporal_ranking_protocol(make, interactions, items)
 
 
 def grid(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -90,9 +114,14 @@ def select_params(
 def ranking_protocol(
     name: str, interactions: pl.DataFrame, items: pl.DataFrame, warehouse: Path
 ) -> list[dict[str, Any]]:
-    protocol = {"chatrec": chatrec_protocol, "full": full_catalogue_protocol}[name]
-    test_ratio = {"chatrec": 0.2, "full": 0.25}[name]
-    train_part, _ = per_user_random_split(interactions, test_ratio, seed=SEED)
+    protocol = {"chatrec": chatrec_protocol, "full": full_catalogue_protocol, "temporal": temporal_protocol}[name]
+    test_ratio = {"chatrec": 0.2, "full": 0.25, "temporal": 0.1}[name]
+    # validation mirrors the protocol: a random split of train for the random protocols, the
+    # last 10% of train by time for the temporal one
+    if name == "temporal":
+        train_part, _ = temporal_split(interactions, test_ratio)
+    else:
+        train_part, _ = per_user_random_split(interactions, test_ratio, seed=SEED)
     metric = SELECTION_METRIC[name]
     rows = []
     for model_name, (cls, space) in CANDIDATE_GRID.items():
@@ -157,7 +186,7 @@ def rating_protocol(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--protocol", choices=["chatrec", "full", "rating", "all"], default="all")
+    parser.add_argument("--protocol", choices=["chatrec", "full", "temporal", "rating", "all"], default="all")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads (2 contend badly on a shared 2-core box)"
     )
@@ -168,7 +197,7 @@ def main() -> None:
     interactions, items = interactions_frame(con), items_frame(con)
     ratings_in_file_order = movielens_file_order(con)
     con.close()
-    protocols = ["chatrec", "full", "rating"] if args.protocol == "all" else [args.protocol]
+    protocols = ["chatrec", "full", "temporal", "rating"] if args.protocol == "all" else [args.protocol]
     for name in protocols:
         print(f"protocol {name}")
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Render the result JSONs of bench/results/ as the markdown tables pasted into docs/benchmarks.md.
 
-python -m bench.report quality_chatrec quality_full quality_rating llm
+python -m bench.report quality_chatrec quality_full quality_temporal quality_rating llm
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ RESULTS = Path(__file__).parent / "results"
 COLUMNS = {
     "chatrec": ["precision_at_5", "recall_at_5", "ndcg_at_5", "candidate_recall_at_20"],
     "full": ["map_at_10", "ndcg_at_10", "precision_at_10", "recall_at_10", "coverage", "novelty", "diversity"],
+    "temporal": ["map_at_10", "ndcg_at_10", "precision_at_10", "recall_at_10"],
     "rating": ["rmse", "mae", "temporal_rmse", "temporal_mae"],
 }
 

@@ -76,6 +76,12 @@ def decide(version: ModelVersion, current: ModelVersion | None, tolerance: float
     return True, f"promoted over {current.model_id}: {metric} {new:.4f} vs {old:.4f}"
 
 
+def models_to_retrain(settings: Settings) -> list[str]:
+    """The configured candidate models, the served one even when the list forgets it (else the
+    recommend flow would fail after a whole retrain), and the rating model; each once, in order."""
+    return list(dict.fromkeys([*settings.candidate_models, settings.candidate_model, settings.rating_model]))
+
+
 def retrain(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str] | None = None) -> list[RetrainOutcome]:
     if settings.torch_threads is not None:
         torch.set_num_threads(settings.torch_threads)
@@ -84,9 +90,8 @@ def retrain(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str]
         raise ValueError("core.interactions is empty: ingest data before retraining")
     items = items_frame(con)
     train, holdout = temporal_split(interactions, 0.1)
-    requested = names or [*settings.candidate_models, settings.rating_model]
     outcomes = []
-    for name in dict.fromkeys(requested):
+    for name in dict.fromkeys(names or models_to_retrain(settings)):
         metrics = holdout_metrics(name, settings, train, holdout, items)
         version = train_and_register(
             con,

@@ -61,10 +61,12 @@ class Settings(BaseSettings):
 
     # --- models --------------------------------------------------------------------------------
     candidate_models: list[str] = Field(
-        ["popularity", "itemknn", "ease"],
+        ["popularity", "itemknn", "ease", "dlae"],
         description="first-stage models the nightly retrain trains (bpr, sasrec, textknn are available too)",
     )
-    candidate_model: str = Field("ease", description="first-stage model used for recommendations")
+    candidate_model: str = Field(
+        "dlae", description="first-stage model used for recommendations (best on all three ranking benchmarks)"
+    )
     rating_model: str = Field(
         "biasedmf", description="rating predictor (bayesianmf is better on random splits, worse on temporal ones)"
     )

@@ -34,7 +34,7 @@ def test_ingest_flow_with_bad_source_fails_clearly(in_workdir: Path) -> None:
 
 
 def test_nightly_flow_populates_the_warehouse(in_workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CHATREC_CANDIDATE_MODELS", '["popularity", "ease"]')
+    monkeypatch.setenv("CHATREC_CANDIDATE_MODELS", '["popularity", "dlae"]')
     monkeypatch.setenv("CHATREC_TORCH_THREADS", "1")
     monkeypatch.setenv("CHATREC_DASK_WORKERS", "1")
     # the LLM layer on, for 2 users and a 5-user blend fit (the real SmolLM2; conversion cached)
@@ -48,7 +48,7 @@ def test_nightly_flow_populates_the_warehouse(in_workdir: Path, monkeypatch: pyt
     con = duckdb.connect(str(in_workdir), read_only=True)
     assert con.execute("SELECT rows_balance FROM marts.load_history").fetchall() == [(True,)]
     statuses = dict(con.execute("SELECT model_id, status FROM models.registry").fetchall())
-    assert statuses == {"popularity@1": "production", "ease@1": "production", "biasedmf@1": "production"}
+    assert statuses == {"popularity@1": "production", "dlae@1": "production", "biasedmf@1": "production"}
     latest = con.execute(
         "SELECT count(DISTINCT user_id), count(*), count(explanation) FROM marts.latest_recommendations"
     ).fetchall()
