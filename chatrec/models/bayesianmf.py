@@ -13,6 +13,7 @@ Cholesky of one small D x D system per user and per item (on the GPU when there 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -22,6 +23,7 @@ import torch
 
 from chatrec.models.base import IdIndex, RatingPredictor, seed_everything
 
+log = logging.getLogger(__name__)
 DTYPE = torch.float64  # the per-row precision matrices are summed over thousands of ratings
 
 
@@ -157,6 +159,12 @@ class BayesianMF(RatingPredictor):
             rate = 1.0 + float(error.pow(2).sum()) / 2
             alpha = float(np.random.gamma(1.0 + len(r) / 2, 1.0 / rate))
             self.noise_precision.append(alpha)
+            if (sweep + 1) % 25 == 0:
+                phase = "burn-in" if sweep < self.burn_in else "sampling"
+                rmse = float(error.pow(2).mean().sqrt())
+                log.info(
+                    "bayesianmf sweep %d/%d (%s): train RMSE %.4f", sweep + 1, self.burn_in + self.samples, phase, rmse
+                )
             if sweep >= self.burn_in and (sweep - self.burn_in) % self.keep_every == 0:
                 kept.append((user_bias, item_bias, user_factors, item_factors))
         # draws kept as float32 on the CPU: the artifact is (users + items) x (D + 1) x draws floats

@@ -44,3 +44,11 @@ def test_averaging_draws_beats_a_single_draw(ml_slice) -> None:
 def test_rejects_impossible_settings() -> None:
     with pytest.raises(ValueError, match="factors, samples and keep_every"):
         BayesianMF(samples=0)
+
+
+def test_reports_progress_every_25_sweeps(ml_slice, caplog) -> None:
+    interactions, _ = ml_slice
+    with caplog.at_level("INFO", logger="chatrec.models.bayesianmf"):
+        BayesianMF(factors=4, burn_in=20, samples=30).fit(interactions)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and "sweep 25/50 (sampling)" in messages[0] and "train RMSE" in messages[1]
