@@ -13,14 +13,20 @@ from dataclasses import dataclass
 
 import duckdb
 import polars as pl
-import torch
 
-from chatrec.data.frames import interactions_frame, items_frame
+from chatrec.data.frames import items_frame
 from chatrec.evaluation.metrics import map_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse
 from chatrec.evaluation.splitting import temporal_split
 from chatrec.models import RATING_MODELS, make_model
 from chatrec.models.base import RatingPredictor, Recommender
-from chatrec.models.training import ModelVersion, kind_of, production_model, set_status, train_and_register
+from chatrec.models.training import (
+    ModelVersion,
+    kind_of,
+    production_model,
+    set_status,
+    train_and_register,
+    training_interactions,
+)
 from chatrec.settings import Settings
 
 # metric that decides promotion, and whether higher is better
@@ -83,11 +89,7 @@ def models_to_retrain(settings: Settings) -> list[str]:
 
 
 def retrain(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str] | None = None) -> list[RetrainOutcome]:
-    if settings.torch_threads is not None:
-        torch.set_num_threads(settings.torch_threads)
-    interactions = interactions_frame(con)
-    if interactions.height == 0:
-        raise ValueError("core.interactions is empty: ingest data before retraining")
+    interactions = training_interactions(con, settings, "retraining")
     items = items_frame(con)
     train, holdout = temporal_split(interactions, 0.1)
     outcomes = []

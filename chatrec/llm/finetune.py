@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from chatrec.data.frames import interactions_frame, items_frame, users_frame
+from chatrec.data.frames import items_frame, users_frame
 from chatrec.evaluation.metrics import ndcg_at_k, precision_at_k
 from chatrec.evaluation.splitting import temporal_split
 from chatrec.llm.backends.base import Chat
@@ -41,7 +41,7 @@ from chatrec.llm.prompts import PromptBuilder
 from chatrec.llm.rerank import LLMReranker, LLMScores, blend
 from chatrec.models import make_model
 from chatrec.models.base import Recommender
-from chatrec.models.training import console, fingerprint, set_status
+from chatrec.models.training import console, fingerprint, set_status, training_interactions
 from chatrec.settings import Settings
 from chatrec.warehouse import transaction
 
@@ -438,11 +438,7 @@ def finetune_llm_ranker(
     one registered (no refit on the full window: on CPU a second fine-tune would double the cost)."""
     from chatrec.llm.backends.transformers_backend import TransformersBackend
 
-    if settings.torch_threads is not None:
-        torch.set_num_threads(settings.torch_threads)
-    interactions = interactions_frame(con)
-    if interactions.height == 0:
-        raise ValueError("core.interactions is empty: ingest data before fine-tuning the LLM ranker")
+    interactions = training_interactions(con, settings, "fine-tuning the LLM ranker")
     params = finetune_params(settings)
     name = registry_name(settings.llm_model)
     digest = fingerprint(f"{KIND}:{name}", params, interactions)

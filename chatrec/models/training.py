@@ -17,8 +17,10 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import torch
 from rich.console import Console
 
+from chatrec.data.frames import interactions_frame
 from chatrec.models import CANDIDATE_MODELS, RATING_MODELS, make_model
 from chatrec.models.base import RatingPredictor, Recommender
 from chatrec.settings import Settings
@@ -37,6 +39,17 @@ class ModelVersion:
     artifact_path: str
     metrics: dict[str, float]
     reused: bool = False
+
+
+def training_interactions(con: duckdb.DuckDBPyConnection, settings: Settings, purpose: str) -> pl.DataFrame:
+    """Every interaction in the warehouse, for a training job (`purpose` names it in the error),
+    with torch set to the configured thread count first."""
+    if settings.torch_threads is not None:
+        torch.set_num_threads(settings.torch_threads)
+    interactions = interactions_frame(con)
+    if interactions.height == 0:
+        raise ValueError(f"core.interactions is empty: ingest data before {purpose}")
+    return interactions
 
 
 def kind_of(name: str) -> str:

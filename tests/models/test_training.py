@@ -78,3 +78,13 @@ def test_bad_inputs_are_named(ml100k_warehouse, settings, small) -> None:
         set_status(ml100k_warehouse, "ease@9", "production", "x")
     with pytest.raises(ValueError, match="status must be one of"):
         set_status(ml100k_warehouse, "ease@9", "live", "x")
+
+
+def test_training_on_an_empty_warehouse_is_refused_by_name(warehouse, settings) -> None:
+    from chatrec.models.training import training_interactions
+    from chatrec.retrain import retrain
+
+    with pytest.raises(ValueError, match=r"core\.interactions is empty: ingest data before retraining"):
+        retrain(warehouse, settings)
+    with pytest.raises(ValueError, match="before fine-tuning"):
+        training_interactions(warehouse, settings, "fine-tuning")
