@@ -29,41 +29,32 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from chatrec.models.base import Recommender, TrainingData
+from chatrec.models.base import TrainingData
+from chatrec.models.ease import LinearItemAutoencoder
 
 
-class DLAE(Recommender):
+class DLAE(LinearItemAutoencoder):
     name = "dlae"
 
-    def __init__(self, *, l2: float = 200.0, dropout: float = 0.33, weighting: str = "binary", **kwargs: Any) -> None:
+    def __init__(self, *, l2: float = 200.0, dropout: float = 0.33, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if weighting not in ("binary", "rating"):
-            raise ValueError(f"weighting must be 'binary' or 'rating', got {weighting!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {l2}")
         self.l2 = l2
         self.dropout = dropout
-        self.weighting = weighting
 
     def params(self) -> dict[str, Any]:
         return {"l2": self.l2, "dropout": self.dropout, "weighting": self.weighting}
-
-    def _source(self, data: TrainingData) -> sp.csr_matrix:
-        """The input matrix X: 0/1 interactions, or ratings scaled to [0, 1] (as in EASE)."""
-        if self.weighting == "binary":
-            return data.binary
-        return (data.matrix / max(data.matrix.max(), 1e-9)).tocsr()
 
     def _gram(self, data: TrainingData, x: torch.Tensor) -> torch.Tensor:
         return x.T @ x
 
     def _fit(self, data: TrainingData) -> None:
-        x = torch.as_tensor(self._source(data).toarray(), dtype=torch.float64, device=self.device)
+        x = self._input(data)
         gram = self._gram(data, x)
         penalty = self.dropout / (1.0 - self.dropout) * torch.diagonal(gram) + self.l2
         regularised = gram + torch.diag(penalty)
@@ -72,9 +63,6 @@ class DLAE(Recommender):
         regularised += 1e-8 * torch.eye(gram.shape[0], dtype=gram.dtype, device=self.device)
         self.weights = torch.linalg.solve(regularised, gram).float()
         self.user_items = x.float()
-
-    def _score_users(self, user_rows: np.ndarray) -> torch.Tensor:
-        return self.user_items[torch.as_tensor(user_rows, device=self.device)] @ self.weights
 
 
 class SessionDLAE(DLAE):
