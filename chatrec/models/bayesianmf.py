@@ -21,7 +21,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from chatrec.models.base import IdIndex, RatingPredictor, seed_everything
+from chatrec.models.base import seed_everything
+from chatrec.models.biasedmf import BiasedFactorModel
 
 log = logging.getLogger(__name__)
 DTYPE = torch.float64  # the per-row precision matrices are summed over thousands of ratings
@@ -57,7 +58,7 @@ def _wishart(scale: torch.Tensor, df: float) -> torch.Tensor:
     return factor @ factor.T
 
 
-class BayesianMF(RatingPredictor):
+class BayesianMF(BiasedFactorModel):
     name = "bayesianmf"
 
     def __init__(
@@ -128,16 +129,11 @@ class BayesianMF(RatingPredictor):
 
     # -- fit / predict ---------------------------------------------------------------------------
     def fit(self, interactions: pl.DataFrame) -> Self:
-        frame = interactions.filter(pl.col("rating").is_not_null())
-        if frame.height == 0:
-            raise ValueError("BayesianMF needs explicit ratings; none found")
+        user_rows, item_rows, ratings = self._index_ratings(interactions)
         seed_everything(self.seed)
         device = torch.device(self.device)
-        self.users = IdIndex(sorted(frame.get_column("user_id").cast(pl.Utf8).unique().to_list()))
-        self.items = IdIndex(sorted(frame.get_column("item_id").cast(pl.Utf8).unique().to_list()))
-        u = torch.as_tensor(self.users.rows(frame.get_column("user_id").cast(pl.Utf8).to_list()), device=device)
-        i = torch.as_tensor(self.items.rows(frame.get_column("item_id").cast(pl.Utf8).to_list()), device=device)
-        r = torch.tensor(frame.get_column("rating").cast(pl.Float64).to_numpy(), device=device)
+        u, i = torch.as_tensor(user_rows, device=device), torch.as_tensor(item_rows, device=device)
+        r = torch.tensor(ratings, device=device)
         self.mean = float(r.mean())
         by_user = _Side(u, i, len(self.users), len(self.items))
         by_item = _Side(i, u, len(self.items), len(self.users))
@@ -175,14 +171,7 @@ class BayesianMF(RatingPredictor):
 
     def _predict_raw(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
         """Posterior mean of the clipped prediction; unknown users or items keep the known biases."""
-        u = self.users.rows([str(x) for x in user_ids])
-        i = self.items.rows([str(x) for x in item_ids])
-        ku, ki = u >= 0, i >= 0
-        both = ku & ki
-        draws = np.full((len(self.user_bias), len(u)), self.mean, dtype=np.float64)
-        draws[:, ku] += self.user_bias[:, u[ku]]
-        draws[:, ki] += self.item_bias[:, i[ki]]
-        draws[:, both] += np.einsum("snd,snd->sn", self.user_factors[:, u[both]], self.item_factors[:, i[both]])
+        draws = self._draws(user_ids, item_ids, self.user_bias, self.item_bias, self.user_factors, self.item_factors)
         low, high = self.rating_range
         # clipping each draw before averaging keeps an over-confident draw from dragging the mean
         return np.clip(draws, low, high).mean(0)

@@ -18,7 +18,45 @@ import torch
 from chatrec.models.base import IdIndex, RatingPredictor, seed_everything
 
 
-class BiasedMF(RatingPredictor):
+class BiasedFactorModel(RatingPredictor):
+    """The shared part of the biased factorisations r = mu + b_u + b_i + p_u . q_i (`BiasedMF`,
+    `BayesianMF`): indexing the explicit ratings, and predicting under one or more parameter sets."""
+
+    def _index_ratings(self, interactions: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Index users and items of the rated rows (sets `users`, `items`); returns their user rows,
+        item rows and ratings."""
+        frame = interactions.filter(pl.col("rating").is_not_null())
+        if frame.height == 0:
+            raise ValueError(f"{type(self).__name__} needs explicit ratings; none found")
+        users, items = frame.get_column("user_id").cast(pl.Utf8), frame.get_column("item_id").cast(pl.Utf8)
+        self.users = IdIndex(sorted(users.unique().to_list()))
+        self.items = IdIndex(sorted(items.unique().to_list()))
+        ratings = frame.get_column("rating").cast(pl.Float64).to_numpy()
+        return self.users.rows(users.to_list()), self.items.rows(items.to_list()), ratings
+
+    def _draws(
+        self,
+        user_ids: Sequence[str],
+        item_ids: Sequence[str],
+        user_bias: np.ndarray,
+        item_bias: np.ndarray,
+        user_factors: np.ndarray,
+        item_factors: np.ndarray,
+    ) -> np.ndarray:
+        """Unclipped predictions [S, pairs] under S parameter sets (each array has a leading S axis).
+        An unknown user or item keeps the terms that are known (down to the global mean)."""
+        u = self.users.rows([str(x) for x in user_ids])
+        i = self.items.rows([str(x) for x in item_ids])
+        ku, ki = u >= 0, i >= 0
+        both = ku & ki
+        draws = np.full((len(user_bias), len(u)), self.mean, dtype=np.float64)
+        draws[:, ku] += user_bias[:, u[ku]]
+        draws[:, ki] += item_bias[:, i[ki]]
+        draws[:, both] += np.einsum("snd,snd->sn", user_factors[:, u[both]], item_factors[:, i[both]])
+        return draws
+
+
+class BiasedMF(BiasedFactorModel):
     name = "biasedmf"
 
     def __init__(
@@ -52,14 +90,9 @@ class BiasedMF(RatingPredictor):
         }
 
     def fit(self, interactions: pl.DataFrame) -> Self:
-        frame = interactions.filter(pl.col("rating").is_not_null())
-        if frame.height == 0:
-            raise ValueError("BiasedMF needs explicit ratings; none found")
-        self.users = IdIndex(sorted(frame.get_column("user_id").cast(pl.Utf8).unique().to_list()))
-        self.items = IdIndex(sorted(frame.get_column("item_id").cast(pl.Utf8).unique().to_list()))
-        u = torch.as_tensor(self.users.rows(frame.get_column("user_id").cast(pl.Utf8).to_list()))
-        i = torch.as_tensor(self.items.rows(frame.get_column("item_id").cast(pl.Utf8).to_list()))
-        r = torch.tensor(frame.get_column("rating").cast(pl.Float32).to_numpy())
+        user_rows, item_rows, ratings = self._index_ratings(interactions)
+        u, i = torch.as_tensor(user_rows), torch.as_tensor(item_rows)
+        r = torch.tensor(ratings, dtype=torch.float32)
         self.mean = float(r.mean())
         self.members: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.losses: list[float] = []
@@ -102,19 +135,9 @@ class BiasedMF(RatingPredictor):
 
     def _predict_raw(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
         """Unknown users or items fall back to the biases that are known (then the global mean)."""
-        u = self.users.rows([str(x) for x in user_ids])
-        i = self.items.rows([str(x) for x in item_ids])
-        ku, ki = u >= 0, i >= 0
-        both = ku & ki
         # artifacts saved before ensembles existed hold one member as plain attributes
         members = getattr(self, "members", None) or [
             tuple(p.numpy() for p in (self.user_bias, self.item_bias, self.user_factors, self.item_factors))
         ]
-        predictions = []
-        for user_bias, item_bias, user_factors, item_factors in members:
-            out = np.full(len(u), self.mean, dtype=np.float64)
-            out[ku] += user_bias[u[ku]]
-            out[ki] += item_bias[i[ki]]
-            out[both] += (user_factors[u[both]] * item_factors[i[both]]).sum(1)
-            predictions.append(out)
-        return np.mean(predictions, axis=0)
+        # the ensemble averages its members' unclipped predictions
+        return self._draws(user_ids, item_ids, *(np.stack(part) for part in zip(*members, strict=True))).mean(0)
