@@ -91,8 +91,9 @@ class BiasedMF(BiasedFactorModel):
 
     def fit(self, interactions: pl.DataFrame) -> Self:
         user_rows, item_rows, ratings = self._index_ratings(interactions)
-        u, i = torch.as_tensor(user_rows), torch.as_tensor(item_rows)
-        r = torch.tensor(ratings, dtype=torch.float32)
+        device = torch.device(self.device)
+        u, i = torch.as_tensor(user_rows, device=device), torch.as_tensor(item_rows, device=device)
+        r = torch.tensor(ratings, dtype=torch.float32, device=device)
         self.mean = float(r.mean())
         self.members: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.losses: list[float] = []
@@ -102,16 +103,25 @@ class BiasedMF(BiasedFactorModel):
 
     def _fit_member(self, u: torch.Tensor, i: torch.Tensor, r: torch.Tensor, seed: int) -> None:
         seed_everything(seed)
+        # initial values and batch order come from a CPU generator, so a CUDA fit starts from the
+        # same point and visits the ratings in the same order as a CPU fit
         generator = torch.Generator().manual_seed(seed)
-        self.user_bias = torch.zeros(len(self.users), requires_grad=True)
-        self.item_bias = torch.zeros(len(self.items), requires_grad=True)
-        self.user_factors = (torch.randn(len(self.users), self.factors, generator=generator) * 0.1).requires_grad_()
-        self.item_factors = (torch.randn(len(self.items), self.factors, generator=generator) * 0.1).requires_grad_()
-        parameters = [self.user_bias, self.item_bias, self.user_factors, self.item_factors]
+        device = r.device
+        self.user_bias = torch.zeros(len(self.users), device=device, requires_grad=True)
+        self.item_bias = torch.zeros(len(self.items), device=device, requires_grad=True)
+        self.user_factors = (torch.randn(len(self.users), self.factors, generator=generator) * 0.1).to(device)
+        self.item_factors = (torch.randn(len(self.items), self.factors, generator=generator) * 0.1).to(device)
+        parameters = [
+            self.user_bias,
+            self.item_bias,
+            self.user_factors.requires_grad_(),
+            self.item_factors.requires_grad_(),
+        ]
         optimizer = torch.optim.Adam(parameters, lr=self.learning_rate)
         for _ in range(self.epochs):
-            order = torch.randperm(len(r), generator=generator)
-            total = 0.0
+            order = torch.randperm(len(r), generator=generator).to(device)
+            # summed on the device: a .item() per batch would stall a GPU on every step
+            total = torch.zeros((), dtype=torch.float64, device=device)
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 bu, bi, br = u[batch], i[batch], r[batch]
@@ -125,10 +135,12 @@ class BiasedMF(BiasedFactorModel):
                 optimizer.zero_grad()
                 (error + penalty).backward()
                 optimizer.step()
-                total += error.item() * len(batch)
-            self.losses.append(total / len(order))
+                total += error.detach().double() * len(batch)
+            self.losses.append(total.item() / len(order))
         for p in parameters:
             p.requires_grad_(False)
+        # kept on the CPU, so a model fitted on a GPU pickles and loads on a machine without one
+        self.user_bias, self.item_bias, self.user_factors, self.item_factors = (p.cpu() for p in parameters)
         self.members.append(
             (self.user_bias.numpy(), self.item_bias.numpy(), self.user_factors.numpy(), self.item_factors.numpy())
         )

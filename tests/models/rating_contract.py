@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+import torch
 
 from chatrec.evaluation.metrics import rmse
 from chatrec.evaluation.splitting import per_user_random_split
@@ -26,6 +27,17 @@ class RatingPredictorContract:
         truth = test["rating"].to_numpy()
         assert rmse(truth, predicted) < rmse(truth, np.full(len(truth), train["rating"].mean())) - 0.05
         assert predicted.min() >= 1.0 and predicted.max() <= 5.0
+
+    @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+    def test_cuda_fit_predicts_as_well_as_the_cpu_fit(self, ml_slice) -> None:
+        # samplers and SGD draw from another random stream on the GPU: compare accuracy, not values
+        interactions, _ = ml_slice
+        train, test = per_user_random_split(interactions, 0.2, seed=0)
+        on_cuda = self.make()
+        on_cuda.device = "cuda"
+        pairs, truth = (test["user_id"].to_list(), test["item_id"].to_list()), test["rating"].to_numpy()
+        cuda_rmse = rmse(truth, on_cuda.fit(train).predict(*pairs))
+        assert cuda_rmse == pytest.approx(rmse(truth, self.make().fit(train).predict(*pairs)), abs=0.02)
 
     def test_unknown_ids_fall_back_and_saving_round_trips(self, ml_slice, tmp_path: Path) -> None:
         interactions, _ = ml_slice
