@@ -1,4 +1,4 @@
-"""`chatrec evaluate --protocol chatrec|full|rating|temporal`: score one model on the warehouse data.
+"""`chatrec evaluate --protocol chatrec|full|msr|rating|temporal`: score one model on the warehouse data.
 
 Uses the model's given (or default) hyper-parameters; `python -m bench.quality` is the benchmark
 that tunes them on a validation split and compares every model.
@@ -19,6 +19,7 @@ from chatrec.evaluation.protocols import (
     chatrec_protocol,
     full_catalogue_protocol,
     movielens_file_order,
+    msr_benchmark_protocol,
     rating_folds_protocol,
     temporal_ranking_protocol,
     temporal_rating_protocol,
@@ -31,12 +32,15 @@ from chatrec.warehouse import read_only_connection
 class Protocol(StrEnum):
     chatrec = "chatrec"
     full = "full"
+    msr = "msr"
     rating = "rating"
     temporal = "temporal"
 
 
 def evaluate(
-    protocol: Protocol = typer.Option(..., help="chatrec | full | rating (u1..u5 folds) | temporal (last 10% by time)"),
+    protocol: Protocol = typer.Option(
+        ..., help="chatrec | full | msr (full on MS Recommenders' per-item split) | rating (u1..u5 folds) | temporal"
+    ),
     model: str | None = typer.Option(None, help="model name; default: settings.candidate_model or rating_model"),
     params: str = typer.Option("{}", help="hyper-parameters as JSON, e.g. '{\"l2\": 400}'"),
 ) -> None:
@@ -76,6 +80,8 @@ def evaluate(
             result = chatrec_protocol(make, interactions, items, seed=seed)
         elif protocol is Protocol.full:
             result = full_catalogue_protocol(make, interactions, items, seed=seed)
+        elif protocol is Protocol.msr:
+            result = msr_benchmark_protocol(make, movielens_file_order(con), items, seed=seed)
         elif protocol is Protocol.rating:
             result = rating_folds_protocol(make, movielens_file_order(con))
         elif rating:

@@ -32,7 +32,7 @@ from chatrec.evaluation.metrics import (
     recall_at_k,
     rmse,
 )
-from chatrec.evaluation.splitting import ml100k_fold, per_user_random_split, temporal_split
+from chatrec.evaluation.splitting import ml100k_fold, per_item_stratified_split, per_user_random_split, temporal_split
 from chatrec.models.base import RatingPredictor, Recommender
 
 RELEVANT_RATING = 4.0
@@ -92,7 +92,39 @@ def full_catalogue_protocol(
     seed: int,
     k: int = 10,
 ) -> ModelResult:
+    """Rank every unseen item; each user's held-out 25% (per-user stratified, any rating) is relevant."""
     train, test = per_user_random_split(interactions, 0.25, seed=seed)
+    return _top_k_result(make, train, test, items, k)
+
+
+def msr_benchmark_protocol(
+    make: Callable[[], Recommender],
+    ratings_in_file_order: pl.DataFrame,
+    items: pl.DataFrame,
+    *,
+    seed: int,
+    k: int = 10,
+) -> ModelResult:
+    """The full-catalogue top-k on Microsoft Recommenders' own ML-100K benchmark split.
+
+    Their benchmark, which the published BPR (0.442) and BiVAE (0.475) NDCG@10 come from, splits
+    75/25 stratified per ITEM (`per_item_stratified_split`), not per user. The split depends on row
+    order, so the ratings must be in u.data order (`movielens_file_order`). As in their metrics,
+    only users with training rows are scored.
+    """
+    train, test = msr_benchmark_split(ratings_in_file_order, seed=seed)
+    return _top_k_result(make, train, test, items, k)
+
+
+def msr_benchmark_split(ratings_in_file_order: pl.DataFrame, *, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Their 75/25 per-item split; test keeps only users with training rows, as their metrics do."""
+    train, test = per_item_stratified_split(ratings_in_file_order, 0.75, seed=seed)
+    return train, test.filter(pl.col("user_id").is_in(train["user_id"].unique().implode()))
+
+
+def _top_k_result(
+    make: Callable[[], Recommender], train: pl.DataFrame, test: pl.DataFrame, items: pl.DataFrame, k: int
+) -> ModelResult:
     model, seconds = _timed_fit(make, train, items)
     recommended = model.recommend(test["user_id"].unique().sort().to_list(), k)
     metrics = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 ML100K_FOLD_SIZE = 20_000
@@ -12,7 +13,8 @@ def per_user_random_split(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Hold out `test_ratio` of each user's rows at random (rounded; users with one row keep it in train).
 
-    This is the Chat-Rec protocol's 80/20 split and Microsoft Recommenders' stratified split.
+    This is the Chat-Rec protocol's 80/20 split, and the per-user stratified 75/25 split the
+    issue's full-catalogue protocol names (Microsoft Recommenders' `filter_by="user"`).
     """
     if not 0 < test_ratio < 1:
         raise ValueError(f"test_ratio must be in (0, 1), got {test_ratio}")
@@ -25,6 +27,31 @@ def per_user_random_split(
     train = shuffled.filter(~in_test).sort("_row").drop(drop)
     test = shuffled.filter(in_test).sort("_row").drop(drop)
     return train, test
+
+
+def per_item_stratified_split(
+    frame: pl.DataFrame, train_ratio: float = 0.75, *, seed: int = 42, col_item: str = "item_id"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Microsoft Recommenders' `python_stratified_split(ratio, filter_by="item", seed)`, row for row.
+
+    Their ML-100K benchmark (the BPR and BiVAE numbers the full-catalogue anchors come from) splits
+    each ITEM's ratings, not each user's: every row draws `numpy.random.seed(seed); rand()` in frame
+    order, rows are ranked by that draw within their item, and a row goes to train when
+    rank / item_count <= train_ratio. So an item rated once lands in test, and a user's share of
+    test rows varies. Given the ratings in u.data order (`movielens_file_order`) and seed 42 this
+    reproduces their split exactly.
+    """
+    if not 0 < train_ratio < 1:
+        raise ValueError(f"train_ratio must be in (0, 1), got {train_ratio}")
+    draws = np.random.RandomState(seed).rand(frame.height)  # the legacy global stream they seed
+    ranked = (
+        frame.with_row_index("_row")
+        .with_columns(pl.Series("_draw", draws))
+        .with_columns(((pl.col("_draw").rank("ordinal").over(col_item)) / pl.len().over(col_item)).alias("_share"))
+    )
+    in_train = pl.col("_share") <= train_ratio
+    drop = ["_row", "_draw", "_share"]
+    return ranked.filter(in_train).sort("_row").drop(drop), ranked.filter(~in_train).sort("_row").drop(drop)
 
 
 def temporal_split(

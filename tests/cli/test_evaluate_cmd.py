@@ -16,6 +16,8 @@ def test_evaluate_protocols(tmp_path: Path) -> None:
     ndcg = float(re.search(r"ndcg_at_10\D+([0-9.]+)", full.stdout).group(1))
     # EASE on ML-100K lands far above popularity (~0.25) in this protocol
     assert ndcg > 0.4
+    msr = chatrec("evaluate", "--protocol", "msr", "--model", "popularity", cwd=tmp_path)
+    assert msr.returncode == 0 and "ndcg_at_10" in msr.stdout, msr.stderr
     temporal = chatrec("evaluate", "--protocol", "temporal", "--model", "popularity", cwd=tmp_path)
     assert temporal.returncode == 0 and "precision_at_10" in temporal.stdout, temporal.stderr
     unknown_param = chatrec(

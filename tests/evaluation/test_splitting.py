@@ -2,7 +2,13 @@ import polars as pl
 import pytest
 
 from chatrec.data.frames import interactions_frame
-from chatrec.evaluation.splitting import ml100k_fold, per_user_random_split, temporal_split
+from chatrec.evaluation.protocols import movielens_file_order
+from chatrec.evaluation.splitting import (
+    ml100k_fold,
+    per_item_stratified_split,
+    per_user_random_split,
+    temporal_split,
+)
 
 
 def sample() -> pl.DataFrame:
@@ -20,6 +26,31 @@ def test_per_user_random_split_holds_out_each_users_share() -> None:
     assert again.equals(train)
     other, _ = per_user_random_split(frame, 0.2, seed=2)
     assert not other.equals(train)
+
+
+def test_per_item_stratified_split_matches_microsoft_recommenders_by_hand() -> None:
+    # numpy.random.RandomState(0).rand(5) = .549 .715 .603 .545 .424. Item a's four rows rank
+    # 2, 4, 3, 1 by draw, i.e. shares .5, 1, .75, .25: train unless share > .75. Item b's only row
+    # has share 1, so it is tested, as in their splitter.
+    frame = pl.DataFrame({"user_id": ["u1", "u2", "u3", "u4", "u1"], "item_id": ["a", "a", "a", "a", "b"]})
+    train, test = per_item_stratified_split(frame, 0.75, seed=0)
+    assert train.rows() == [("u1", "a"), ("u3", "a"), ("u4", "a")]
+    assert test.rows() == [("u2", "a"), ("u1", "b")]
+    with pytest.raises(ValueError, match="train_ratio"):
+        per_item_stratified_split(frame, 1.0)
+
+
+def test_per_item_stratified_split_of_ml100k_keeps_each_items_share(ml100k_warehouse) -> None:
+    ratings = movielens_file_order(ml100k_warehouse)
+    assert ratings.columns == ["user_id", "item_id", "rating", "ts"] and ratings["ts"].null_count() == 0
+    train, test = per_item_stratified_split(ratings, 0.75, seed=42)
+    assert train.height + test.height == 100_000
+    assert train.join(test, on=["user_id", "item_id"]).height == 0
+    counts = ratings.group_by("item_id").len().join(train.group_by("item_id").len(), on="item_id", how="left")
+    expected = (counts["len"] * 0.75 + 1e-9).floor()  # floor(0.75 n) of each item's n ratings train
+    assert counts["len_right"].fill_null(0).cast(pl.Float64).to_list() == expected.to_list()
+    again, _ = per_item_stratified_split(ratings, 0.75, seed=42)
+    assert again.equals(train)
 
 
 def test_temporal_split_tests_on_the_latest_rows() -> None:
