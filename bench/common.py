@@ -54,16 +54,19 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
 
 
 def train_cost(
-    warehouse: Path, model: str, params: dict[str, Any], test_ratio: float | None, rating: bool
+    warehouse: Path, model: str, params: dict[str, Any], split: float | str | None, rating: bool
 ) -> dict[str, float]:
     """Fit one model in a fresh process (python -m bench.train_cost) and report its time and peak memory.
+
+    `split` picks the training part: a per-user test ratio, "msr" (Microsoft Recommenders' per-item
+    split) or None (all ratings).
 
     A fresh process, because the high-water mark of this one already includes earlier models, and
     forking a process whose torch thread pools are running can deadlock.
     """
     command = [
         sys.executable, "-m", "bench.train_cost", str(warehouse), model, json.dumps(params),
-        "none" if test_ratio is None else str(test_ratio), "rating" if rating else "ranking",
+        "none" if split is None else str(split), "rating" if rating else "ranking",
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
     return json.loads(output.stdout.strip().splitlines()[-1])

@@ -2,9 +2,11 @@
 
     python -m bench.quality --protocol chatrec   # Chat-Rec Table 2 setting (P/R/NDCG@5, candidate recall@20)
     python -m bench.quality --protocol full      # full-catalogue top-10 (MAP, NDCG, P, R @10, coverage, ...)
+    python -m bench.quality --protocol msr       # the same top-10 on Microsoft Recommenders' own (per-item) split
     python -m bench.quality --protocol temporal  # the nightly setting: rank for the last 10% of interactions by time
     python -m bench.quality --protocol rating    # RMSE/MAE on the official u1..u5 folds + temporal split
     python -m bench.quality --protocol all
+    python -m bench.quality --protocol msr --device cuda --models ease,dlae   # a GPU, some models
 
 Hyper-parameters are chosen on a validation split carved out of each protocol's TRAIN part
 (never on its test part), then the chosen setting is refit on the whole train part and scored.
@@ -30,11 +32,12 @@ from chatrec.evaluation.protocols import (
     chatrec_protocol,
     full_catalogue_protocol,
     movielens_file_order,
+    msr_benchmark_protocol,
     rating_folds_protocol,
     temporal_ranking_protocol,
     temporal_rating_protocol,
 )
-from chatrec.evaluation.splitting import per_user_random_split, temporal_split
+from chatrec.evaluation.splitting import per_item_stratified_split, per_user_random_split, temporal_split
 from chatrec.models.bayesianmf import BayesianMF
 from chatrec.models.biasedmf import BiasedMF
 from chatrec.models.bpr import BPR
@@ -74,14 +77,18 @@ ANCHORS = {
         "LightGCN (Chat-Rec paper)": {"precision_at_5": 0.3030, "recall_at_5": 0.1455, "ndcg_at_5": 0.3425},
         "Chat-Rec, text-davinci-003 (paper)": {"precision_at_5": 0.3240, "ndcg_at_5": 0.3802},
     },
-    "full": {
+    # MS Recommenders measured these on their own per-item split, which is the msr protocol; the
+    # per-user split of "full" has no published number (bench.reference_bivae runs BiVAE on both)
+    "full": {},
+    "msr": {
         "BPR (MS Recommenders)": {"ndcg_at_10": 0.442, "precision_at_10": 0.388},
         "BiVAE (MS Recommenders)": {"ndcg_at_10": 0.475, "precision_at_10": 0.412, "recall_at_10": 0.219},
     },
     "temporal": {},  # no published number on this split
     "rating": {"Surprise SVD": {"rmse": 0.934}, "Surprise SVD++": {"rmse": 0.919}, "KNNBaseline": {"rmse": 0.931}},
 }
-SELECTION_METRIC = {"chatrec": "ndcg_at_5", "full": "ndcg_at_10", "temporal": "ndcg_at_10"}
+SELECTION_METRIC = {"chatrec": "ndcg_at_5", "full": "ndcg_at_10", "msr": "ndcg_at_10", "temporal": "ndcg_at_10"}
+RANKING_PROTOCOLS = ["chatrec", "full", "msr", "temporal"]
 
 
 def temporal_protocol(
@@ -102,42 +109,60 @@ def select_params(
     run: Callable[[Callable[[], Any]], ModelResult],
     metric: str,
     lower_is_better: bool,
+    device: str,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     trials = []
     for params in grid(space):
-        result = run(lambda params=params, cls=cls: cls(seed=SEED, **params))
+        result = run(lambda params=params, cls=cls: cls(seed=SEED, device=device, **params))
         trials.append({"params": params, metric: result.metrics[metric]})
     best = (min if lower_is_better else max)(trials, key=lambda t: t[metric])
     return best["params"], trials
 
 
 def ranking_protocol(
-    name: str, interactions: pl.DataFrame, items: pl.DataFrame, warehouse: Path
+    name: str, interactions: pl.DataFrame, items: pl.DataFrame, warehouse: Path, models: list[str], device: str
 ) -> list[dict[str, Any]]:
-    protocol = {"chatrec": chatrec_protocol, "full": full_catalogue_protocol, "temporal": temporal_protocol}[name]
-    test_ratio = {"chatrec": 0.2, "full": 0.25, "temporal": 0.1}[name]
-    # validation mirrors the protocol: a random split of train for the random protocols, the
-    # last 10% of train by time for the temporal one
+    """`interactions` must be in u.data order for the msr protocol (its split depends on row order)."""
+    protocol = {
+        "chatrec": chatrec_protocol,
+        "full": full_catalogue_protocol,
+        "msr": msr_benchmark_protocol,
+        "temporal": temporal_protocol,
+    }[name]
+    # validation mirrors the protocol: the protocol's own split applied to its training part (the
+    # last 10% of train by time for the temporal one)
+    split: str | float = {"chatrec": 0.2, "full": 0.25, "msr": "msr", "temporal": 0.1}[name]
     if name == "temporal":
-        train_part, _ = temporal_split(interactions, test_ratio)
+        train_part, _ = temporal_split(interactions, 0.1)
+    elif name == "msr":
+        train_part, _ = per_item_stratified_split(interactions, 0.75, seed=SEED)
     else:
-        train_part, _ = per_user_random_split(interactions, test_ratio, seed=SEED)
+        train_part, _ = per_user_random_split(interactions, float(split), seed=SEED)
     metric = SELECTION_METRIC[name]
     rows = []
-    for model_name, (cls, space) in CANDIDATE_GRID.items():
+    for model_name in models:
+        cls, space = CANDIDATE_GRID[model_name]
         started = time.perf_counter()
         params, trials = select_params(
-            cls, space, lambda make: protocol(make, train_part, items, seed=SEED + 1), metric, lower_is_better=False
+            cls,
+            space,
+            lambda make: protocol(make, train_part, items, seed=SEED + 1),
+            metric,
+            lower_is_better=False,
+            device=device,
         )
-        result = protocol(lambda params=params, cls=cls: cls(seed=SEED, **params), interactions, items, seed=SEED)
-        memory = train_cost(warehouse, model_name, params, test_ratio, rating=False)
+        result = protocol(
+            lambda params=params, cls=cls: cls(seed=SEED, device=device, **params), interactions, items, seed=SEED
+        )
+        # peak host memory is measured in a fresh CPU process; on a GPU it would not be the cost
+        memory = train_cost(warehouse, model_name, params, split, rating=False) if device == "cpu" else {}
         rows.append(
             {
                 "model": model_name,
                 "params": params,
                 **result.metrics,
                 "train_seconds": result.train_seconds,
-                "peak_rss_increase_mb": memory["peak_increase_mb"],
+                "peak_rss_increase_mb": memory.get("peak_increase_mb"),
                 "tuning_trials": trials,
                 "bench_seconds": time.perf_counter() - started,
             }
@@ -147,7 +172,7 @@ def ranking_protocol(
 
 
 def rating_protocol(
-    ratings_in_file_order: pl.DataFrame, interactions: pl.DataFrame, warehouse: Path
+    ratings_in_file_order: pl.DataFrame, interactions: pl.DataFrame, warehouse: Path, models: list[str], device: str
 ) -> list[dict[str, Any]]:
     from chatrec.evaluation.splitting import ml100k_fold
 
@@ -163,11 +188,16 @@ def rating_protocol(
         return ModelResult(model.name, model.params(), {"rmse": rmse(tune_valid["rating"].to_numpy(), predicted)}, 0.0)
 
     rows = []
-    for model_name, (cls, space) in RATING_GRID.items():
-        params, trials = select_params(cls, space, validate, "rmse", lower_is_better=True)
-        folds = rating_folds_protocol(lambda params=params, cls=cls: cls(seed=SEED, **params), ratings_in_file_order)
-        temporal = temporal_rating_protocol(lambda params=params, cls=cls: cls(seed=SEED, **params), interactions)
-        memory = train_cost(warehouse, model_name, params, None, rating=True)
+    for model_name in models:
+        cls, space = RATING_GRID[model_name]
+        params, trials = select_params(cls, space, validate, "rmse", lower_is_better=True, device=device)
+
+        def make(params: dict[str, Any] = params, cls: type = cls) -> Any:
+            return cls(seed=SEED, device=device, **params)
+
+        folds = rating_folds_protocol(make, ratings_in_file_order)
+        temporal = temporal_rating_protocol(make, interactions)
+        memory = train_cost(warehouse, model_name, params, None, rating=True) if device == "cpu" else {}
         rows.append(
             {
                 "model": model_name,
@@ -176,7 +206,7 @@ def rating_protocol(
                 "temporal_rmse": temporal.metrics["rmse"],
                 "temporal_mae": temporal.metrics["mae"],
                 "train_seconds": folds.train_seconds,
-                "peak_rss_increase_mb": memory["peak_increase_mb"],
+                "peak_rss_increase_mb": memory.get("peak_increase_mb"),
                 "tuning_trials": trials,
             }
         )
@@ -186,32 +216,46 @@ def rating_protocol(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--protocol", choices=["chatrec", "full", "temporal", "rating", "all"], default="all")
+    parser.add_argument("--protocol", choices=[*RANKING_PROTOCOLS, "rating", "all"], default="all")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads (2 contend badly on a shared 2-core box)"
     )
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where models train and score")
+    parser.add_argument("--models", help="comma-separated subset of the protocol's models (default: all)")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda, but torch sees no CUDA device")
     torch.set_num_threads(args.threads)
     path = ml100k_warehouse()
     con = read_only(path)
     interactions, items = interactions_frame(con), items_frame(con)
     ratings_in_file_order = movielens_file_order(con)
     con.close()
-    protocols = ["chatrec", "full", "temporal", "rating"] if args.protocol == "all" else [args.protocol]
+    protocols = [*RANKING_PROTOCOLS, "rating"] if args.protocol == "all" else [args.protocol]
     for name in protocols:
+        grid_names = list(RATING_GRID if name == "rating" else CANDIDATE_GRID)
+        models = grid_names if args.models is None else args.models.split(",")
+        unknown = sorted(set(models) - set(grid_names))
+        if unknown:
+            parser.error(
+                f"--models: {', '.join(unknown)} not in the {name} protocol's models ({', '.join(grid_names)})"
+            )
         print(f"protocol {name}")
         started = time.perf_counter()
-        rows = (
-            rating_protocol(ratings_in_file_order, interactions, path)
-            if name == "rating"
-            else ranking_protocol(name, interactions, items, path)
-        )
+        if name == "rating":
+            rows = rating_protocol(ratings_in_file_order, interactions, path, models, args.device)
+        else:
+            source = ratings_in_file_order if name == "msr" else interactions
+            rows = ranking_protocol(name, source, items, path, models, args.device)
+        # the canonical result (all models, CPU) keeps its name; a GPU or subset run gets its own file
+        suffix = ("" if args.device == "cpu" else f"_{args.device}") + ("" if args.models is None else "_subset")
         out = write_result(
-            f"quality_{name}",
+            f"quality_{name}{suffix}",
             {
                 "protocol": name,
                 "seed": SEED,
                 "torch_threads": args.threads,
+                "device": args.device,
                 "anchors": ANCHORS[name],
                 "rows": rows,
                 "seconds": time.perf_counter() - started,

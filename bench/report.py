@@ -1,6 +1,6 @@
 """Render the result JSONs of bench/results/ as the markdown tables pasted into docs/benchmarks.md.
 
-python -m bench.report quality_chatrec quality_full quality_temporal quality_rating llm
+python -m bench.report quality_chatrec quality_full quality_msr quality_temporal quality_rating reference_bivae llm
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ RESULTS = Path(__file__).parent / "results"
 COLUMNS = {
     "chatrec": ["precision_at_5", "recall_at_5", "ndcg_at_5", "candidate_recall_at_20"],
     "full": ["map_at_10", "ndcg_at_10", "precision_at_10", "recall_at_10", "coverage", "novelty", "diversity"],
+    "msr": ["map_at_10", "ndcg_at_10", "precision_at_10", "recall_at_10", "coverage", "novelty", "diversity"],
     "temporal": ["map_at_10", "ndcg_at_10", "precision_at_10", "recall_at_10"],
     "rating": ["rmse", "mae", "temporal_rmse", "temporal_mae"],
 }
@@ -34,17 +35,36 @@ def table(name: str) -> str:
         lines.append(
             f"| {row['model']} | {params} | "
             + " | ".join(fmt(row.get(c)) for c in columns)
-            + f" | {row['train_seconds']:.1f} | {row['peak_rss_increase_mb']:.0f} |"
+            + f" | {row['train_seconds']:.1f} | {fmt_mb(row.get('peak_rss_increase_mb'))} |"
         )
     for anchor, values in result["anchors"].items():
         lines.append(f"| *{anchor}* | published | " + " | ".join(fmt(values.get(c)) for c in columns) + " | | |")
     machine = result["machine"]
     lines.append("")
     lines.append(
-        f"Seed {result['seed']}; {machine['cpu_count']} CPU cores, torch {machine['torch']} "
-        f"({machine['torch_threads']} threads, CUDA: {machine['cuda']}); run {machine['when']}; "
-        f"whole protocol incl. tuning {result['seconds']:.0f} s."
+        f"Seed {result['seed']}; models on {result.get('device', 'cpu')}; {machine['cpu_count']} CPU cores, "
+        f"torch {machine['torch']} ({machine['torch_threads']} threads, CUDA: {machine['cuda']}); run "
+        f"{machine['when']}; whole protocol incl. tuning {result['seconds']:.0f} s."
     )
+    return "\n".join(lines)
+
+
+def fmt_mb(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"  # not measured off the CPU
+
+
+def reference_table() -> str:
+    """Cornac's BiVAE on both full-catalogue splits (python -m bench.reference_bivae)."""
+    result = json.loads((RESULTS / "reference_bivae.json").read_text())
+    columns = ["map_at_10", "ndcg_at_10", "precision_at_10", "recall_at_10", "fit_seconds"]
+    lines = ["| split | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for row in result["rows"]:
+        cells = [fmt(row[c]) for c in columns[:-1]] + [f"{row['fit_seconds']:.0f}"]
+        lines.append(f"| {row['split']} | " + " | ".join(cells) + " |")
+    machine = result["machine"]
+    params = ", ".join(f"{k}={v}" for k, v in result["params"].items())
+    lines += ["", f"{result['model']} ({params}), seed 42; {machine['cpu_count']} CPU cores, torch {machine['torch']} "
+              f"(CUDA: {machine['cuda']}); run {machine['when']}."]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -108,4 +128,5 @@ def llm_tables() -> str:
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or ["quality_chatrec", "quality_full", "quality_rating"]:
-        print(f"### {name}\n\n{llm_tables() if name == 'llm' else table(name)}\n")
+        render = {"llm": llm_tables, "reference_bivae": reference_table}.get(name, lambda name=name: table(name))
+        print(f"### {name}\n\n{render()}\n")
