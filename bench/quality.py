@@ -33,11 +33,12 @@ from chatrec.evaluation.protocols import (
     full_catalogue_protocol,
     movielens_file_order,
     msr_benchmark_protocol,
+    msr_benchmark_split,
     rating_folds_protocol,
     temporal_ranking_protocol,
     temporal_rating_protocol,
 )
-from chatrec.evaluation.splitting import per_item_stratified_split, per_user_random_split, temporal_split
+from chatrec.evaluation.splitting import per_user_random_split, temporal_split
 from chatrec.models.bayesianmf import BayesianMF
 from chatrec.models.biasedmf import BiasedMF
 from chatrec.models.bpr import BPR
@@ -135,7 +136,7 @@ def ranking_protocol(
     if name == "temporal":
         train_part, _ = temporal_split(interactions, 0.1)
     elif name == "msr":
-        train_part, _ = per_item_stratified_split(interactions, 0.75, seed=SEED)
+        train_part, _ = msr_benchmark_split(interactions, seed=SEED)
     else:
         train_part, _ = per_user_random_split(interactions, float(split), seed=SEED)
     metric = SELECTION_METRIC[name]

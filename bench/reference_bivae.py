@@ -22,8 +22,7 @@ import torch
 
 from bench.common import ml100k_warehouse, read_only, write_result
 from chatrec.data.frames import interactions_frame
-from chatrec.evaluation.metrics import map_at_k, ndcg_at_k, precision_at_k, recall_at_k
-from chatrec.evaluation.protocols import movielens_file_order, msr_benchmark_split
+from chatrec.evaluation.protocols import movielens_file_order, msr_benchmark_split, top_k_metrics
 from chatrec.evaluation.splitting import per_user_random_split
 
 SEED = 42
@@ -63,13 +62,7 @@ def bivae_top_k(train: pl.DataFrame, users: list[str], k: int) -> tuple[pl.DataF
 def score(split: Callable[[], tuple[pl.DataFrame, pl.DataFrame]], k: int = 10) -> dict[str, float]:
     train, test = split()
     recommended, seconds = bivae_top_k(train, test["user_id"].unique().sort().to_list(), k)
-    return {
-        f"map_at_{k}": map_at_k(recommended, test, k),
-        f"ndcg_at_{k}": ndcg_at_k(recommended, test, k),
-        f"precision_at_{k}": precision_at_k(recommended, test, k),
-        f"recall_at_{k}": recall_at_k(recommended, test, k),
-        "fit_seconds": seconds,
-    }
+    return {**top_k_metrics(recommended, test, k), "fit_seconds": seconds}
 
 
 def main() -> None:

@@ -32,14 +32,14 @@ def main() -> None:
     torch.set_num_threads(1)  # same as bench.quality's default
 
     from chatrec.data.frames import interactions_frame, items_frame
-    from chatrec.evaluation.protocols import GlobalMeanBaseline, movielens_file_order
-    from chatrec.evaluation.splitting import per_item_stratified_split, per_user_random_split
+    from chatrec.evaluation.protocols import GlobalMeanBaseline, movielens_file_order, msr_benchmark_split
+    from chatrec.evaluation.splitting import per_user_random_split
     from chatrec.models import CANDIDATE_MODELS, RATING_MODELS
 
     con = duckdb.connect(warehouse, read_only=True)
     interactions, items = interactions_frame(con), items_frame(con)
     if ratio == "msr":
-        interactions, _ = per_item_stratified_split(movielens_file_order(con), 0.75, seed=42)
+        interactions, _ = msr_benchmark_split(movielens_file_order(con), seed=42)
     con.close()
     if ratio not in ("none", "msr"):
         interactions, _ = per_user_random_split(interactions, float(ratio), seed=42)

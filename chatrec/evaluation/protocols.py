@@ -129,10 +129,7 @@ def _top_k_result(
     model, seconds = _timed_fit(make, train, items)
     recommended = model.recommend(test["user_id"].unique().sort().to_list(), k)
     metrics = {
-        f"map_at_{k}": map_at_k(recommended, test, k),
-        f"ndcg_at_{k}": ndcg_at_k(recommended, test, k),
-        f"precision_at_{k}": precision_at_k(recommended, test, k),
-        f"recall_at_{k}": recall_at_k(recommended, test, k),
+        **top_k_metrics(recommended, test, k),
         "coverage": catalogue_coverage(recommended, items.height),
         "novelty": novelty(recommended, train),
         "diversity": intra_list_diversity(recommended, items),
@@ -182,13 +179,17 @@ def temporal_ranking_protocol(
     train, test = temporal_split(interactions, 0.1)
     model, seconds = _timed_fit(make, train, items)
     recommended = model.recommend(test["user_id"].unique().sort().to_list(), k)
-    metrics = {
-        f"ndcg_at_{k}": ndcg_at_k(recommended, test, k),
-        f"precision_at_{k}": precision_at_k(recommended, test, k),
-        f"recall_at_{k}": recall_at_k(recommended, test, k),
-        f"map_at_{k}": map_at_k(recommended, test, k),
+    return ModelResult(model.name, model.params(), top_k_metrics(recommended, test, k), seconds)
+
+
+def top_k_metrics(recommended: pl.DataFrame, relevant: pl.DataFrame, k: int) -> dict[str, float]:
+    """MAP, NDCG, precision and recall at k of a top-k list against the relevant rows."""
+    return {
+        f"map_at_{k}": map_at_k(recommended, relevant, k),
+        f"ndcg_at_{k}": ndcg_at_k(recommended, relevant, k),
+        f"precision_at_{k}": precision_at_k(recommended, relevant, k),
+        f"recall_at_{k}": recall_at_k(recommended, relevant, k),
     }
-    return ModelResult(model.name, model.params(), metrics, seconds)
 
 
 class GlobalMeanBaseline(RatingPredictor):

@@ -81,7 +81,7 @@ class SessionDLAE(DLAE):
         return {**super().params(), "session_seconds": self.session_seconds, "session_weight": self.session_weight}
 
     def _gram(self, data: TrainingData, x: torch.Tensor) -> torch.Tensor:
-        gram = x.T @ x
+        gram = super()._gram(data, x)
         if self.session_weight > 0:
             gram += self.session_weight * session_gram(data, x, self.session_seconds)
         return gram

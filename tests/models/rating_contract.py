@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-import torch
 
 from chatrec.evaluation.metrics import rmse
 from chatrec.evaluation.splitting import per_user_random_split
 from chatrec.models.base import RatingPredictor
+from tests.models.mixin import needs_cuda
 
 
 class RatingPredictorContract:
@@ -28,7 +28,7 @@ class RatingPredictorContract:
         assert rmse(truth, predicted) < rmse(truth, np.full(len(truth), train["rating"].mean())) - 0.05
         assert predicted.min() >= 1.0 and predicted.max() <= 5.0
 
-    @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+    @needs_cuda
     def test_cuda_fit_predicts_as_well_as_the_cpu_fit(self, ml_slice) -> None:
         # samplers and SGD draw from another random stream on the GPU: compare accuracy, not values
         interactions, _ = ml_slice

@@ -12,7 +12,7 @@ from chatrec.models.sasrec import SASRec
 from chatrec.models.textknn import TextKNN
 from chatrec.settings import Settings
 from chatrec.text import ItemTextEncoder
-from tests.models.mixin import RecommenderContract
+from tests.models.mixin import RecommenderContract, needs_cuda
 
 # one in-memory encoder for the module: the MiniLM is loaded and each text embedded once
 ENCODER = ItemTextEncoder()
@@ -154,8 +154,7 @@ def test_registry_builds_text_models_from_settings(settings: Settings) -> None:
     assert isinstance(make_model("textknn", settings), TextKNN)
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA device"))])  # fmt: skip
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
 def test_network_lives_on_the_chosen_device(device: str) -> None:
     interactions, items, _ = genre_world()
     model = make_model("sasrec", Settings(device=device), encoder=ENCODER, dim=16, heads=1, layers=1, epochs=1)
