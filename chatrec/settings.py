@@ -8,6 +8,7 @@ defaults below. `describe_sources` tells where each effective value came from (`
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +58,14 @@ class Settings(BaseSettings):
     )
     item_descriptions_path: Path | None = Field(
         None, description="optional CSV of item descriptions (item_id, description) joined to items"
+    )
+
+    ingest_earliest_timestamp: datetime = Field(
+        datetime(1990, 1, 1),
+        description="plausible window start (UTC): older interactions are quarantined (catches unit mix-ups)",
+    )
+    ingest_latest_timestamp: datetime | None = Field(
+        None, description="plausible window end (UTC): newer interactions are quarantined; None = now + 1 day"
     )
 
     # --- models --------------------------------------------------------------------------------
@@ -170,6 +179,11 @@ class Settings(BaseSettings):
             return None
         return value
 
+    def timestamp_window(self) -> tuple[datetime, datetime]:
+        """The (earliest, latest) interaction time a load accepts, as naive UTC datetimes."""
+        latest = self.ingest_latest_timestamp or datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+        return _naive_utc(self.ingest_earliest_timestamp), _naive_utc(latest)
+
     def torch_device(self) -> str:
         """The torch device to use: CUDA when present (or asked for), CPU otherwise."""
         import torch
@@ -179,6 +193,10 @@ class Settings(BaseSettings):
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
         return self.device
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def describe_sources(settings: Settings, overrides: dict[str, Any] | None = None) -> dict[str, str]:

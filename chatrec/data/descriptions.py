@@ -7,9 +7,7 @@ quarantined with the reason; the whole update is one transaction and one `raw.lo
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +16,9 @@ import duckdb
 import polars as pl
 
 from chatrec.data.loader import LoadSummary, query
-from chatrec.data.sources.base import (
-    RejectedLine,
-    SourceError,
-    read_header,
-    require_file,
-)
+from chatrec.data.sources.base import RejectedLine, SourceError
 from chatrec.data.sources.movielens import split_title_year
+from chatrec.data.sources.tables import column_names, read_columns
 from chatrec.warehouse import transaction
 
 # Accepted header layouts: (id-or-title column, text column)
@@ -32,46 +26,17 @@ LAYOUTS = (("item_id", "description"), ("movie_title", "wiki_summary"), ("title"
 
 
 def read_descriptions(path: Path) -> tuple[pl.DataFrame, list[RejectedLine]]:
-    require_file(path, "descriptions")
-    header = read_header(path, encoding="utf-8", delimiter=",")
+    header = column_names(path, what="descriptions")
     layout = next((lay for lay in LAYOUTS if all(c in header for c in lay)), None)
     if layout is None:
         wanted = " or ".join(f"{a},{b}" for a, b in LAYOUTS)
         raise SourceError(f"{path}: expected columns {wanted}; found {', '.join(header)}")
-    key_pos, text_pos = header.index(layout[0]), header.index(layout[1])
-    rejected: list[RejectedLine] = []
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    # parse the whole text: quoted descriptions may span lines, so lines are not records here
-    reader = csv.reader(io.StringIO(text, newline=""))
-    next(reader, None)
+    frame, rejected = read_columns(path, list(layout), entity="item_description", what="descriptions")
     rows = []
-    while True:
-        start = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            rejected.append(RejectedLine("item_description", path.name, start, "", f"malformed CSV: {exc}"))
-            continue
-        number = start
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) != len(header):
-            rejected.append(
-                RejectedLine(
-                    "item_description",
-                    path.name,
-                    number,
-                    ",".join(fields),
-                    f"wrong field count: expected {len(header)}, got {len(fields)}",
-                )
-            )
-            continue
-        key, text = fields[key_pos].strip(), fields[text_pos].strip()
+    for _file, number, key, text in frame.iter_rows():
+        if not (key or "").strip() and not (text or "").strip():
+            continue  # an empty record carries no row
+        key, text = (key or "").strip(), (text or "").strip()
         if layout[0] == "item_id":
             rows.append((path.name, number, key, None, None, text))
         else:
@@ -114,6 +79,14 @@ def ingest_descriptions(con: duckdb.DuckDBPyConnection, path: Path) -> LoadSumma
         )
         con.execute(query("match_descriptions"))
         con.unregister("_incoming_descriptions")
+        # logged first, like every item attribute change (core.item_history), so the load can be undone
+        con.execute(
+            "INSERT INTO core.item_history (load_id, item_id, attribute, old_value, new_value, outcome)"
+            " SELECT ?, m.item_id, 'description', i.description, m.description, 'applied'"
+            " FROM _description_matches m JOIN _descriptions d USING (source_line) JOIN core.items i USING (item_id)"
+            " WHERE d.reason IS NULL AND NOT m.unchanged",
+            [load_id],
+        )
         con.execute(
             "UPDATE core.items SET description = m.description, load_id = ?"
             " FROM _description_matches m JOIN _descriptions d USING (source_line)"

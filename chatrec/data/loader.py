@@ -17,11 +17,19 @@ from pathlib import Path
 
 import duckdb
 
-from chatrec.data.sources.base import INTERACTION_COLUMNS, ITEM_COLUMNS, USER_COLUMNS, SourceBatch
+from chatrec.data.sources.base import INTERACTION_COLUMNS, ITEM_COLUMNS, USER_COLUMNS, SourceBatch, SourceError
+from chatrec.settings import get_settings
 from chatrec.warehouse import transaction
 
 QUERIES = Path(__file__).parent / "queries"
 Progress = Callable[[str], None]
+TimestampWindow = tuple[datetime, datetime]
+# Rating scales a file without a declared one may use, narrowest first (see infer_rating_scale).
+KNOWN_RATING_SCALES = ((0.0, 1.0), (1.0, 5.0), (0.5, 5.0), (0.0, 5.0), (1.0, 10.0), (0.5, 10.0), (0.0, 10.0),
+                       (1.0, 100.0), (0.0, 100.0))  # fmt: skip
+# Without a declared scale, the narrowest usual one holding at least this share of the ratings is
+# taken when none holds them all; the rest are quarantined as out of range.
+RATING_SCALE_COVERAGE = 0.99
 
 
 @cache
@@ -43,6 +51,7 @@ class LoadSummary:
     rows_quarantined: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     loaded_by_entity: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # how values were read: timestamp units, rating scale
 
     @property
     def balanced(self) -> bool:
@@ -77,14 +86,61 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(con.execute(sql).fetchall()[0][0])
 
 
+def infer_rating_scale(con: duckdb.DuckDBPyConnection, load_id: str, path: str) -> tuple[float, float] | None:
+    """The rating scale of a load that declares none: the narrowest usual scale holding every finite
+    rating, else the narrowest holding 99% of them; None when the load has no ratings.
+
+    Raises SourceError (nothing is written) when no usual scale fits: a load must not guess.
+    """
+    finite = "FROM staging.stg_interactions WHERE load_id = ? AND rating IS NOT NULL AND isfinite(rating)"
+    total, low, high = con.execute(f"SELECT count(*), min(rating), max(rating) {finite}", [load_id]).fetchall()[0]
+    if not total:
+        return None
+    covered = con.execute(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE rating BETWEEN {a} AND {b})" for a, b in KNOWN_RATING_SCALES)
+        + f" {finite}",
+        [load_id],
+    ).fetchall()[0]
+    for required in (total, RATING_SCALE_COVERAGE * total):
+        for scale, inside in zip(KNOWN_RATING_SCALES, covered, strict=True):
+            if inside >= required:
+                return scale
+    scales = ", ".join(f"{a:g}-{b:g}" for a, b in KNOWN_RATING_SCALES)
+    raise SourceError(
+        f"{path}: cannot infer the rating scale: {total:,} ratings from {low:g} to {high:g} fit none of the usual "
+        f"scales ({scales}) for {RATING_SCALE_COVERAGE:.0%} of rows; declare it, e.g. --map ...,rating_min=1,rating_max=5"
+    )
+
+
+def _timestamp_notes(con: duckdb.DuckDBPyConnection) -> list[str]:
+    notes = []
+    for source_file, unit, n_epoch, n_iso, n_rows in con.execute(
+        "SELECT source_file, unit, n_epoch, n_iso, n_rows FROM _ts_units ORDER BY source_file"
+    ).fetchall():
+        read = ([f"epoch {unit} ({n_epoch:,})"] if n_epoch else []) + ([f"ISO 8601 ({n_iso:,})"] if n_iso else [])
+        unparsed = n_rows - n_epoch - n_iso
+        notes.append(
+            f"{source_file}: timestamps read as {' and '.join(read) or 'nothing parseable'}"
+            + (f", {unparsed:,} unparseable" if unparsed else "")
+            + ", stored as UTC"
+        )
+    return notes
+
+
 def load_batch(
     con: duckdb.DuckDBPyConnection,
     batch: SourceBatch,
     *,
     hash_extra: str = "",
     progress: Progress | None = None,
+    window: TimestampWindow | None = None,
 ) -> LoadSummary:
-    """Validate and load one batch; returns its summary. Re-loading identical content is a no-op."""
+    """Validate and load one batch; returns its summary. Re-loading identical content is a no-op.
+
+    window: the plausible (earliest, latest) interaction time; default from the settings.
+    """
+    ts_min, ts_max = window or get_settings().timestamp_window()
     step = progress or (lambda _stage: None)
     digest = content_hash(batch, hash_extra)
     previous = con.execute(
@@ -127,21 +183,39 @@ def load_batch(
         con.execute(query("classify_items"), params)
         con.execute(query("classify_users"), params)
         # items and users first, so interactions are checked against the updated catalogue
+        con.execute(query("item_changes"), {"authoritative": count_items})
         summary.loaded_by_entity["item"] = _count(
-            con, "SELECT count(*) FROM _items WHERE reason IS NULL AND change <> 'same'"
+            con, "SELECT count(DISTINCT item_id) FROM _item_changes WHERE outcome = 'applied'"
         )
+        kept = _count(con, "SELECT count(*) FROM _item_changes WHERE outcome = 'kept_existing'")
+        if kept:
+            summary.notes.append(
+                f"{kept:,} item attribute(s) in this file differ from the catalogue and were kept as they were "
+                "(see core.item_history, outcome 'kept_existing')"
+            )
         summary.loaded_by_entity["user"] = _count(
             con, "SELECT count(*) FROM _users WHERE reason IS NULL AND change <> 'same'"
         )
         step("core")
         con.execute(query("apply_load"))
-        range_low, range_high = batch.rating_range or (float("-inf"), float("inf"))
+        rating_range = batch.rating_range
+        if rating_range is None:
+            rating_range = infer_rating_scale(con, load_id, batch.path)
+            if rating_range is not None:
+                summary.notes.append(f"rating scale {rating_range[0]:g}-{rating_range[1]:g} (inferred from the data)")
+        else:
+            summary.notes.append(f"rating scale {rating_range[0]:g}-{rating_range[1]:g} (declared)")
+        range_low, range_high = rating_range or (float("-inf"), float("inf"))
+        con.execute(query("timestamp_units"), params)
+        summary.notes.extend(_timestamp_notes(con))
         con.execute(
             query("classify_interactions"),
             {
                 **params,
                 "rating_min": range_low,
                 "rating_max": range_high,
+                "ts_min": ts_min,
+                "ts_max": ts_max,
                 "check_items": catalogue_known,
                 "check_users": users_known,
             },
@@ -191,10 +265,17 @@ def load_batch(
             )
         con.execute(
             "UPDATE raw.loads SET status = 'complete', rows_loaded = ?, rows_unchanged = ?, rows_quarantined = ?,"
-            " finished_at = ? WHERE load_id = ?",
-            [summary.rows_loaded, summary.rows_unchanged, summary.rows_quarantined, _now(), load_id],
+            " finished_at = ?, notes = ? WHERE load_id = ?",
+            [
+                summary.rows_loaded,
+                summary.rows_unchanged,
+                summary.rows_quarantined,
+                _now(),
+                "; ".join(summary.notes) or None,
+                load_id,
+            ],
         )
-        for temp in ("_items", "_users", "_interactions"):
+        for temp in ("_items", "_item_changes", "_users", "_interactions", "_ts_units"):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
     step("done")
     return summary

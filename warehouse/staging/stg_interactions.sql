@@ -1,6 +1,20 @@
 -- Rename and cast only: raw.interactions typed with TRY_CAST (NULL where a value does not parse).
--- Validation and de-duplication happen when rows move to core (chatrec.data.loader).
+-- Validation and de-duplication happen when rows move to core (chatrec.data.loader), which also
+-- picks each file's epoch unit (seconds, milliseconds, microseconds) from ts_number: `ts` here reads
+-- numbers as seconds. ISO 8601 text with an offset (Z, +05:00, -0800) is converted to UTC; text
+-- without one is taken as UTC already. Timestamps are stored as UTC without a time zone.
 CREATE OR REPLACE VIEW staging.stg_interactions AS
+WITH typed AS (
+    SELECT
+        *,
+        TRY_CAST(trim(ts) AS DOUBLE) AS ts_number_any,
+        CASE
+            WHEN regexp_matches(trim(ts), '([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$')
+                THEN TRY(TRY_CAST(trim(ts) AS TIMESTAMPTZ) AT TIME ZONE 'UTC')
+            ELSE TRY_CAST(trim(ts) AS TIMESTAMP)
+        END AS ts_iso_any
+    FROM raw.interactions
+)
 SELECT
     load_id,
     source_file,
@@ -10,9 +24,11 @@ SELECT
     TRY_CAST(trim(rating) AS DOUBLE)            AS rating,
     coalesce(nullif(trim(event), ''), 'rating') AS event,
     coalesce(
-        TRY_CAST(to_timestamp(TRY_CAST(trim(ts) AS BIGINT)) AS TIMESTAMP),
-        TRY_CAST(trim(ts) AS TIMESTAMP)
+        TRY(make_timestamp(CAST(round(ts_number_any * 1e6) AS BIGINT))),
+        ts_iso_any
     )                                           AS ts,
+    CASE WHEN isfinite(ts_number_any) THEN ts_number_any END AS ts_number,
+    CASE WHEN ts_number_any IS NULL THEN ts_iso_any END      AS ts_iso,
     rating                                      AS rating_text,
     ts                                          AS ts_text
-FROM raw.interactions;
+FROM typed;

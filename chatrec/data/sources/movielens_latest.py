@@ -15,29 +15,21 @@ from chatrec.data.sources.base import (
     RejectedLine,
     SourceBatch,
     SourceError,
-    read_header,
-    read_lines,
     require_file,
-    split_fields,
     text_frame,
 )
 from chatrec.data.sources.movielens import split_title_year
+from chatrec.data.sources.tables import read_columns
 
 LATEST_RATING_RANGE = (0.5, 5.0)
 NO_GENRES = "(no genres listed)"
 
 
 def _checked_rows(path: Path, required: tuple[str, ...], entity: str, rejected: list[RejectedLine]):
-    header = read_header(path, encoding="utf-8", delimiter=",")
-    missing = [column for column in required if column not in header]
-    if missing:
-        raise SourceError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header)})")
-    positions = [header.index(column) for column in required]
-    lines = read_lines(path, encoding="utf-8", entity=entity, rejected=rejected, skip_header=True)
-    for number, fields in split_fields(
-        lines, delimiter=",", expected=len(header), entity=entity, file_name=path.name, rejected=rejected, quoted=True
-    ):
-        yield number, [fields[p] for p in positions]
+    frame, bad = read_columns(path, list(required), entity=entity, what=f"MovieLens {path.stem}")
+    rejected.extend(bad)
+    for row in frame.iter_rows():
+        yield row[1], list(row[2:])
 
 
 def read_movielens_latest(folder: Path) -> SourceBatch:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import polars as pl
-
 from chatrec.data.sources.base import (
     INTERACTION_COLUMNS,
     ITEM_COLUMNS,
@@ -19,12 +17,9 @@ from chatrec.data.sources.base import (
     RejectedLine,
     SourceBatch,
     SourceError,
-    read_header,
-    read_lines,
-    require_file,
-    split_fields,
     text_frame,
 )
+from chatrec.data.sources.tables import read_columns
 
 
 @dataclass(frozen=True)
@@ -75,36 +70,14 @@ class ColumnMapping:
 
 
 def _read_rows(path: Path, columns: list[str], rejected: list[RejectedLine]) -> list[tuple[int, dict[str, str]]]:
-    """(line or row number, {column: text}) for each row of a CSV or Parquet file."""
-    if path.suffix.lower() in (".parquet", ".pq"):
-        try:
-            frame = pl.read_parquet(path)
-        except Exception as exc:  # polars raises several error types for unreadable files
-            raise SourceError(f"cannot read Parquet file {path}: {exc}") from exc
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise SourceError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})")
-        text = frame.select([pl.col(c).cast(pl.Utf8) for c in columns])
-        return [(n, row) for n, row in enumerate(text.iter_rows(named=True), start=1)]
-    header = read_header(path, encoding="utf-8", delimiter=",")
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise SourceError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header)})")
-    lines = read_lines(path, encoding="utf-8", entity="interaction", rejected=rejected, skip_header=True)
-    rows = split_fields(
-        lines,
-        delimiter=",",
-        expected=len(header),
-        entity="interaction",
-        file_name=path.name,
-        rejected=rejected,
-        quoted=True,
-    )
-    return [(n, {c: f[header.index(c)] for c in columns}) for n, f in rows]
+    """(record number, {column: text}) for each row of a CSV or Parquet file."""
+    frame, bad = read_columns(path, columns, entity="interaction", what="interactions")
+    rejected.extend(bad)
+    return [(row["source_line"], row) for row in frame.iter_rows(named=True)]
 
 
 def read_table(path: Path, mapping: ColumnMapping) -> SourceBatch:
-    path = require_file(Path(path), "interactions")
+    path = Path(path)
     rejected: list[RejectedLine] = []
     rows = _read_rows(path, mapping.source_columns(), rejected)
 

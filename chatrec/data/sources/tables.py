@@ -1,0 +1,180 @@
+"""Reading CSV and Parquet files with DuckDB's readers: every value as text, every record numbered.
+
+CSV goes through DuckDB's `read_csv` end to end (quoting, fields spanning lines, a UTF-8 BOM,
+fields far longer than Python's csv limit of 131,072 characters, gzip and zstd). A record DuckDB
+cannot read (wrong field count, bytes that are not UTF-8) is kept as a `RejectedLine` with the
+reason, never dropped. What a file is comes from its first bytes, not its name, so a refused file
+(a directory, bzip2, zip, UTF-16 ...) is named for what it is.
+
+`source_line` of a CSV record is its record number counting the header as 1: the file's line
+number unless a quoted field spans lines. Parquet rows are numbered from 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from chatrec.data.sources.base import RejectedLine, SourceError
+
+# The longest CSV record DuckDB accepts; longer ones are quarantined with the reason.
+MAX_RECORD_BYTES = 64 << 20
+ACCEPTED_COMPRESSION = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
+REFUSED_KINDS = (
+    (b"BZh", "a bzip2-compressed file"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\x04\x22\x4d\x18", "an lz4-compressed file"),
+    (b"\xff\xfe", "UTF-16 text (little-endian)"),
+    (b"\xfe\xff", "UTF-16 text (big-endian)"),
+)
+READABLE = "a plain, gzip- or zstd-compressed UTF-8 CSV, or a Parquet file"
+NESTED_TYPES = ("[]", "STRUCT(", "MAP(", "UNION(")
+# DuckDB's reject error types -> the reason kind the quarantine shows
+REJECT_REASONS = {
+    "INVALID ENCODING": "bad encoding: not valid utf-8",
+    "MISSING COLUMNS": "wrong field count",
+    "TOO MANY COLUMNS": "wrong field count",
+    "LINE SIZE OVER MAXIMUM": "record too long",
+    "UNQUOTED VALUE": "malformed CSV",
+    "CAST ERROR": "malformed CSV",
+}
+
+
+@dataclass(frozen=True)
+class FileKind:
+    format: str  # csv | parquet
+    compression: str  # none | gzip | zstd
+
+
+def file_kind(path: Path, what: str) -> FileKind:
+    """What a file is, from its first bytes; a SourceError names anything chatrec cannot read."""
+    if path.is_dir():
+        raise SourceError(f"{what}: {path} is a directory, not a file; give {READABLE}")
+    if not path.is_file():
+        raise SourceError(f"{what}: file {path} does not exist")
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if not head:
+        raise SourceError(f"{what}: {path} is empty")
+    if head.startswith(b"PAR1"):
+        return FileKind("parquet", "none")
+    for magic, compression in ACCEPTED_COMPRESSION.items():
+        if head.startswith(magic):
+            return FileKind("csv", compression)
+    for magic, kind in REFUSED_KINDS:
+        if head.startswith(magic):
+            raise SourceError(f"{what}: {path} is {kind}; chatrec reads {READABLE}")
+    return FileKind("csv", "none")
+
+
+def _private_connection() -> duckdb.DuckDBPyConnection:
+    # a throw-away in-memory database: reject tables and settings never touch the warehouse
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # Parquet TIMESTAMPTZ values print as UTC text
+    return con
+
+
+def _csv_scan(path: Path, kind: FileKind) -> str:
+    return (
+        f"read_csv('{_quoted(path)}', all_varchar = true, header = true, delim = ',', quote = '\"',"
+        f" escape = '\"', strict_mode = true, compression = '{kind.compression}',"
+        f" max_line_size = {MAX_RECORD_BYTES}, store_rejects = true, rejects_table = '_rejects',"
+        " rejects_scan = '_reject_scans')"
+    )
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def column_names(path: Path, *, what: str) -> list[str]:
+    """The header of a CSV file, or the column names of a Parquet file."""
+    path = Path(path)
+    kind = file_kind(path, what)
+    con = _private_connection()
+    try:
+        return [row[0] for row in _describe(con, path, kind, what)]
+    finally:
+        con.close()
+
+
+def _scan(path: Path, kind: FileKind) -> str:
+    return f"read_parquet('{_quoted(path)}')" if kind.format == "parquet" else _csv_scan(path, kind)
+
+
+def _describe(con: duckdb.DuckDBPyConnection, path: Path, kind: FileKind, what: str) -> list[tuple]:
+    try:
+        return con.execute(f"DESCRIBE SELECT * FROM {_scan(path, kind)}").fetchall()
+    except duckdb.Error as exc:
+        raise SourceError(f"{what}: cannot read {path} as {kind.format}: {_first_line(exc)}") from exc
+
+
+def read_columns(path: Path, columns: list[str], *, entity: str, what: str) -> tuple[pl.DataFrame, list[RejectedLine]]:
+    """The named columns of a CSV or Parquet file as text, with `source_file` and `source_line`.
+
+    A missing column, a nested Parquet column or an unreadable file is a SourceError; a record that
+    cannot be split into the header's fields becomes a RejectedLine.
+    """
+    path = Path(path)
+    kind = file_kind(path, what)
+    con = _private_connection()
+    try:
+        scan = _scan(path, kind)
+        types = {row[0]: str(row[1]) for row in _describe(con, path, kind, what)}
+        missing = [c for c in columns if c not in types]
+        if missing:
+            raise SourceError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(types)})")
+        nested = [f"{c} ({types[c]})" for c in dict.fromkeys(columns) if any(t in types[c] for t in NESTED_TYPES)]
+        if nested:
+            raise SourceError(
+                f"{path}: column(s) {', '.join(nested)} hold nested values (lists, structs or maps); "
+                "chatrec reads flat columns: flatten them (e.g. join a list with '|') or map another column"
+            )
+        select = ", ".join(f'CAST("{c.replace(chr(34), chr(34) * 2)}" AS VARCHAR)' for c in dict.fromkeys(columns))
+        try:
+            frame = con.sql(f"SELECT {select} FROM {scan}").pl()
+        except duckdb.Error as exc:
+            raise SourceError(f"{what}: cannot read {path}: {_first_line(exc)}") from exc
+        frame.columns = list(dict.fromkeys(columns))
+        rejected = _rejected(con, path, entity) if kind.format == "csv" else []
+    finally:
+        con.close()
+    return _numbered(frame, path, rejected, first=2 if kind.format == "csv" else 1), rejected
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def _rejected(con: duckdb.DuckDBPyConnection, path: Path, entity: str) -> list[RejectedLine]:
+    rows = con.execute(
+        "SELECT line, first(error_type ORDER BY column_idx), first(error_message ORDER BY column_idx),"
+        " first(csv_line) FROM _rejects GROUP BY line ORDER BY line"
+    ).fetchall()
+    rejected = []
+    for line, error_type, message, record in rows:
+        kind = REJECT_REASONS.get(str(error_type), "malformed CSV")
+        detail = str(message).strip().splitlines()[0] if message else str(error_type)
+        rejected.append(RejectedLine(entity, path.name, int(line), record or "", f"{kind}: {detail}"))
+    return rejected
+
+
+def _numbered(frame: pl.DataFrame, path: Path, rejected: list[RejectedLine], *, first: int) -> pl.DataFrame:
+    """Give each record read its number, skipping the numbers of the records DuckDB rejected."""
+    skipped = {r.source_line for r in rejected}
+    numbers: list[int] = []
+    candidate = first
+    while len(numbers) < frame.height:
+        if candidate not in skipped:
+            numbers.append(candidate)
+        candidate += 1
+    return frame.select(
+        pl.lit(path.name).alias("source_file"),
+        pl.Series("source_line", numbers, dtype=pl.Int64),
+        *frame.columns,
+    )
