@@ -83,7 +83,7 @@ def ingest_descriptions(con: duckdb.DuckDBPyConnection, path: Path) -> LoadSumma
         con.execute(
             "INSERT INTO core.item_history (load_id, item_id, attribute, old_value, new_value, outcome)"
             " SELECT ?, m.item_id, 'description', i.description, m.description, 'applied'"
-            " FROM _description_matches m JOIN _descriptions d USING (source_line) JOIN core.items i USING (item_id)"
+            " FROM _description_matches m JOIN _descriptions d USING (source_line) JOIN core.items i ON i.item_id = m.item_id"
             " WHERE d.reason IS NULL AND NOT m.unchanged",
             [load_id],
         )

@@ -48,6 +48,13 @@ def choose_windows(con: duckdb.DuckDBPyConnection, settings: Settings) -> Window
     first, last = rows[0]
     if last is None:
         raise LookupError("core.interactions is empty: nothing to monitor")
+    if not (isinstance(first, datetime) and isinstance(last, datetime)):
+        # DuckDB hands back text for years Python cannot hold (an epoch in ms read as seconds);
+        # ingest quarantines those now, but a warehouse loaded before that check may hold some
+        raise ValueError(
+            f"core.interactions holds timestamps outside Python's range (oldest {first}, newest {last}); "
+            "they predate ingest's plausible-window check: delete them or re-ingest the file"
+        )
     length = timedelta(days=settings.monitor_window_days)
     end = last + timedelta(microseconds=1)  # the newest interaction belongs to the current window
     current = Window(max(end - length, first), end)
