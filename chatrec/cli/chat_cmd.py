@@ -8,9 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chatrec.cli.safe_text import safe_cell, safe_markup
 from chatrec.settings import Settings
 
 EXIT_WORDS = {"quit", "exit", "bye", ":q"}
+ECHO_LIMIT = 200  # a pasted 100 KB message is echoed once, cut to this many characters
 
 
 def chat(
@@ -37,7 +39,7 @@ def chat(
     try:
         session = ChatSession(con, settings, user, backend=backend, store_feedback=store_feedback)
     except LookupError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{safe_markup(exc)}[/red]")
         raise typer.Exit(2) from exc
     turns = iter(message) if message else None
     console.print(f"chatting as {'user ' + user if user else 'a new user'}; type quit to leave")
@@ -46,7 +48,7 @@ def chat(
             text = next(turns, None)
             if text is None:
                 break
-            console.print(f"[bold]> {text}[/bold]")
+            console.print(f"[bold]> {safe_markup(text, limit=ECHO_LIMIT)}[/bold]")
         else:
             try:
                 text = console.input("[bold]> [/bold]") if sys.stdin.isatty() else input()
@@ -59,9 +61,11 @@ def chat(
         with console.status("thinking…"):
             reply = session.send(text)
         if reply.understood:
-            console.print("[dim]understood: " + "; ".join(reply.understood) + "[/dim]")
+            console.print(
+                "[dim]understood: " + "; ".join(safe_markup(u, limit=ECHO_LIMIT) for u in reply.understood) + "[/dim]"
+            )
         for note in reply.notes:
-            console.print(f"[yellow]{note}[/yellow]")
+            console.print(f"[yellow]{safe_markup(note, limit=ECHO_LIMIT)}[/yellow]")
         if reply.feedback_stored:
             console.print(f"[green]saved {reply.feedback_stored} feedback row(s) for the next nightly run[/green]")
         table = Table(show_header=True, header_style="bold")
@@ -69,7 +73,7 @@ def chat(
             table.add_column(column)
         for n, rec in enumerate(reply.recommendations, start=1):
             title = f"{rec.title}" + (f" ({rec.year})" if rec.year and str(rec.year) not in rec.title else "")
-            table.add_row(str(n), title, ", ".join(rec.genres), rec.explanation)
+            table.add_row(str(n), safe_cell(title), safe_cell(", ".join(rec.genres)), safe_cell(rec.explanation))
         console.print(
             table if reply.recommendations else "[yellow]nothing matches all of that; try 'start over'[/yellow]"
         )

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chatrec.cli.safe_text import safe_cell
 from chatrec.settings import Settings, config_file, describe_sources
 
 app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
@@ -23,5 +24,5 @@ def show() -> None:
     for name in Settings.model_fields:
         value = getattr(settings, name)
         shown = "***" if (name == "llm_api_key" and value) else value
-        table.add_row(name, str(shown), origins[name])
+        table.add_row(name, safe_cell(shown), safe_cell(origins[name]))
     Console().print(table)

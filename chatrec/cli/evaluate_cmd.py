@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chatrec.cli.safe_text import safe_cell, safe_markup
 from chatrec.data.frames import interactions_frame, items_frame
 from chatrec.evaluation.protocols import (
     ModelResult,
@@ -52,19 +53,21 @@ def evaluate(
     known = RATING_MODELS if rating else CANDIDATE_MODELS
     if name not in known:
         kind = "rating" if rating else "candidate"
-        console.print(f"[red]error:[/red] {name!r} is not a {kind} model; known: {', '.join(sorted(known))}")
+        console.print(
+            f"[red]error:[/red] {safe_markup(repr(name))} is not a {kind} model; known: {', '.join(sorted(known))}"
+        )
         raise typer.Exit(2)
     try:
         hyper = json.loads(params)
         if not isinstance(hyper, dict):
             raise ValueError("must be a JSON object")
     except ValueError as exc:
-        console.print(f"[red]error:[/red] --params {params!r}: {exc}")
+        console.print(f"[red]error:[/red] --params {safe_markup(repr(params))}: {safe_markup(exc)}")
         raise typer.Exit(2) from exc
     try:
         con = read_only_connection(settings)
     except FileNotFoundError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {safe_markup(exc)}")
         raise typer.Exit(2) from exc
 
     def make() -> Recommender | RatingPredictor:
@@ -89,11 +92,13 @@ def evaluate(
         else:
             result = temporal_ranking_protocol(make, interactions, items)
     except (ValueError, TypeError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {safe_markup(exc)}")
         raise typer.Exit(2) from exc
     finally:
         con.close()
-    table = Table("metric", "value", title=f"{result.model} {json.dumps(result.params)} - protocol {protocol.value}")
+    table = Table(
+        "metric", "value", title=safe_cell(f"{result.model} {json.dumps(result.params)} - protocol {protocol.value}")
+    )
     for metric, value in result.metrics.items():
         table.add_row(metric, f"{value:.4f}")
     table.add_row("train seconds", f"{result.train_seconds:.2f}")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from chatrec.cli.safe_text import safe_cell, safe_markup
 from chatrec.data.descriptions import ingest_descriptions
 from chatrec.data.ingest import (
     LoadSummary,
@@ -43,7 +44,7 @@ def run_load(label: str, load: Callable[..., LoadSummary]) -> LoadSummary:
             summary = load(con, advance)
             bar.update(task, completed=len(STAGES), stage="done")
     except (SourceError, FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]ingest failed, nothing was written:[/red] {exc}")
+        console.print(f"[red]ingest failed, nothing was written:[/red] {safe_markup(exc, limit=2000)}")
         raise typer.Exit(2) from exc
     finally:
         con.close()
@@ -53,20 +54,24 @@ def run_load(label: str, load: Callable[..., LoadSummary]) -> LoadSummary:
 
 def print_summary(summary: LoadSummary, settings: Settings) -> None:
     if summary.already_loaded:
-        console.print(f"[yellow]already loaded[/yellow] as {summary.load_id}: same content, nothing changed")
+        console.print(
+            f"[yellow]already loaded[/yellow] as {safe_markup(summary.load_id)}: same content, nothing changed"
+        )
         return
-    table = Table(title=f"load {summary.load_id} ({summary.source}: {summary.path})")
+    table = Table(title=safe_cell(f"load {summary.load_id} ({summary.source}: {summary.path})"))
     table.add_column("rows")
     table.add_column("count", justify="right")
     table.add_row("read", f"{summary.rows_in:,}")
     for entity, n in summary.loaded_by_entity.items():
-        table.add_row(f"loaded: {entity}", f"{n:,}")
+        table.add_row(safe_cell(f"loaded: {entity}"), f"{n:,}")
     table.add_row("unchanged (already in warehouse)", f"{summary.rows_unchanged:,}")
     for reason, n in summary.quarantined_by_reason.items():
-        table.add_row(f"[red]quarantined: {reason}[/red]", f"{n:,}")
+        table.add_row(f"[red]quarantined: {safe_markup(reason, limit=200)}[/red]", f"{n:,}")
     table.add_row("[bold]balance (read = loaded + unchanged + quarantined)", "ok" if summary.balanced else "LOST ROWS")
     console.print(table)
-    console.print(f"warehouse: {settings.warehouse_path}")
+    for note in summary.notes:
+        console.print(f"[dim]{safe_markup(note)}[/dim]")
+    console.print(f"warehouse: {safe_markup(settings.warehouse_path)}")
     if summary.rows_quarantined:
         console.print(
             f"inspect rejected rows: chatrec sql \"SELECT * FROM quarantine.rejected_rows WHERE load_id = '{summary.load_id}'\""

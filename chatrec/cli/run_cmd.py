@@ -7,6 +7,8 @@ import os
 
 import typer
 
+from chatrec.cli.safe_text import clean_text
+
 FLOWS = {
     "ingest": "flows.ingest:ingest_flow",
     "features": "flows.features:features_flow",
@@ -28,5 +30,5 @@ def run(flow: str = typer.Argument(..., help=f"one of: {', '.join(FLOWS)}")) -> 
     flow_function = getattr(importlib.import_module(module_name), function_name)
     state = flow_function(return_state=True)
     if not state.is_completed():
-        typer.echo(f"flow {flow} ended {state.type.value}: {state.message}", err=True)
+        typer.echo(f"flow {flow} ended {state.type.value}: {clean_text(state.message, limit=2000)}", err=True)
         raise typer.Exit(1)
