@@ -15,19 +15,21 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from chatrec.explain.claims import mask_spans, number_claim_failure
 from chatrec.explain.evidence import Evidence, template_explanation
 from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.prompts import PromptBuilder
 
 _YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
 _ARTICLE_SUFFIX = re.compile(r"^(?P<body>.+), (?P<article>The|A|An|La|Le|Les|Il|Das|Der|Die|El)$")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_RATED_CLAIM = re.compile(r"\brated\s+\"?(?P<title>[^\"]+?)\"?\s+(?P<rating>\d(?:\.\d)?)(?:\s*/\s*5)?", re.IGNORECASE)
-_PERCENT_CLAIM = re.compile(r"(?P<value>\d+(?:\.\d+)?)\s*%")
-_PEOPLE_CLAIM = re.compile(r"(?P<value>\d+)\s+(?:other\s+)?(?:people|users|viewers|fans)\b", re.IGNORECASE)
-# "you/the user (already) liked/watched/rated <title>": past tense about the reader, right before a title
+_YEAR_AFTER = re.compile(r"\s*\((?P<year>\d{4})\)")
+_RATED_CLAIM = re.compile(r"\brated\s+\"?(?P<title>[^\"]+?)\"?\s+(?P<rating>\d+(?:\.\d+)?)(?:\s*/\s*5)?", re.IGNORECASE)
+# "you/the user (already) liked/watched/rated <title>", "you've seen <title>", "as a fan of <title>":
+# past tense about the reader, right before a title
 _KNOWS = re.compile(
-    r"\b(you|user)\b(\s+\w+){0,2}\s+(liked|loved|enjoyed|watched|saw|seen|rated|gave)\s+(the\s+movie\s+)?\"?$",
+    r"(\b(you|user)(\'ve|\'d|\s+have|\s+had)?\b(\s+\w+){0,2}\s+(liked|loved|enjoyed|watched|saw|seen|rated|gave|"
+    r"adored|viewed|rewatched|re-watched|owned|own|bought|remember)"
+    r"|\b(as\s+a|you\'re\s+a|you\s+are\s+a)\s+(big\s+)?fan\s+of)\s+(the\s+(movie|film)\s+)?\"?$",
     re.IGNORECASE,
 )
 _FORBIDDEN = re.compile(r"https?://|www\.|<[^>]+>|\bignore (all|previous|the above)\b", re.IGNORECASE)
@@ -112,18 +114,8 @@ class ExplanationChecker:
     @staticmethod
     def _check_claims(text: str, evidence: Evidence) -> str | None:
         """Numbers in the roles the evidence gives them: ratings, co-liker counts, genre shares."""
-        failure = _rating_claims_ok(text, evidence)
-        if failure:
-            return failure
-        co_likers = {h["co_likers"] for h in evidence.similar_history}
-        for claim in _PEOPLE_CLAIM.finditer(text):
-            if int(claim["value"]) not in co_likers:
-                return f"claims {claim['value']} people; the evidence says {sorted(co_likers) or 'none'}"
-        share = round(evidence.favourite_genre_share * 100)
-        for claim in _PERCENT_CLAIM.finditer(text):
-            if not evidence.shared_genres or round(float(claim["value"])) != share:
-                return f"claims {claim['value']}%; the evidence says {share}%"
-        return None
+        # counts and shares in every form are read by chatrec.explain.claims (check's last step)
+        return _rating_claims_ok(text, evidence)
 
     def check(self, text: str, evidence: Evidence) -> str | None:
         """None when the explanation passes, else the reason it failed."""
@@ -155,16 +147,21 @@ class ExplanationChecker:
         claim_failure = self._check_claims(stripped, evidence)
         if claim_failure:
             return claim_failure
-        numbers = set()
-        for history in evidence.similar_history:
-            numbers |= {f"{history['rating']:g}", str(history["co_likers"])}
-        numbers |= {f"{round(evidence.favourite_genre_share * 100)}", "5", "1"}  # a share and the 1-5 scale
-        for title in allowed:  # years and numbers inside titles ("12 Angry Men (1957)")
-            numbers |= set(_NUMBER.findall(title))
-        unsupported = sorted(set(_NUMBER.findall(stripped)) - numbers)
-        if unsupported:
-            return f"states numbers not in the evidence: {', '.join(unsupported[:3])}"
-        return None
+        # every other number must be one the evidence holds in the role the sentence gives it
+        return number_claim_failure(mask_spans(stripped, self.title_spans(stripped)), evidence)
+
+    def title_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where catalogue titles are named, with a "(year)" right after one when it is that title's year:
+        numbers inside them ("12 Angry Men (1957)") belong to the title, not to a claim."""
+        spans = []
+        for match in self.pattern.finditer(text):
+            end = match.end()
+            year = _YEAR_SUFFIX.search(self.form_to_title[match.group(1).casefold()])
+            after = _YEAR_AFTER.match(text, end)
+            if year and after and after["year"] in year.group():
+                end = after.end()
+            spans.append((match.start(), end))
+        return spans
 
 
 def _rating_claims_ok(text: str, evidence: Evidence) -> str | None:

@@ -94,3 +94,53 @@ def test_claims_about_the_user_and_genres_are_checked(text: str, reason: str) ->
     assert failure is not None and reason in failure
     assert checker.check("You might like The Usual Suspects: it is a crime thriller, like Fargo.", EVIDENCE) is None
     assert checker.check(template_explanation(EVIDENCE), EVIDENCE) is None
+
+
+# the claim corpus: two history items whose co-liker counts (61, 62) could pass for a "61 out of 62"
+CLAIM_EVIDENCE = Evidence(
+    item_id="12",
+    title="Usual Suspects, The (1995)",
+    similar_history=[
+        {"item_id": "100", "title": "Fargo (1996)", "rating": 5.0, "similarity": 0.5, "co_likers": 61},
+        {"item_id": "200", "title": "Heat (1995)", "rating": 4.0, "similarity": 0.4, "co_likers": 62},
+    ],
+    shared_genres=["Crime", "Thriller"],
+    favourite_genre_share=0.42,
+)
+
+
+def _claims() -> list[dict[str, str]]:
+    import csv
+    from pathlib import Path
+
+    with (Path(__file__).parent / "data" / "explanation_claims.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("row", _claims(), ids=lambda row: row["text"][:40])
+def test_claim_corpus(row: dict[str, str]) -> None:
+    checker = ExplanationChecker(TITLES, ["Crime", "Thriller", "War", "Drama"])
+    failure = checker.check(row["text"], CLAIM_EVIDENCE)
+    if row["verdict"] == "pass":
+        assert failure is None, failure
+    else:
+        assert failure is not None and row["reason"] in failure, failure
+
+
+def test_template_passes_for_every_evidence_shape() -> None:
+    checker = ExplanationChecker(TITLES, ["Crime", "Thriller", "War", "Drama"])
+    shapes = [
+        CLAIM_EVIDENCE,
+        EVIDENCE,
+        Evidence(item_id="12", title="Usual Suspects, The (1995)"),
+        Evidence(item_id="5", title="12 Angry Men (1957)", shared_genres=["Drama"], favourite_genre_share=0.333),
+        Evidence(
+            item_id="5",
+            title="12 Angry Men (1957)",
+            similar_history=[
+                {"item_id": "1", "title": "Heat (1995)", "rating": 4.5, "similarity": 0.1, "co_likers": 1}
+            ],
+        ),
+    ]
+    for evidence in shapes:
+        assert checker.check(template_explanation(evidence), evidence) is None, template_explanation(evidence)
