@@ -60,7 +60,7 @@ def test_every_corpus_row_meets_its_expected_outcome(warehouse: duckdb.DuckDBPyC
     summary = ingest_table(warehouse, CORPUS / "interactions.csv", MAPPING)
     assert summary.balanced and summary.rows_in == len(expected)
     check_rows(warehouse, summary.load_id, "interactions.csv", expected)
-    assert "interactions.csv: timestamps read as epoch seconds (21) and ISO 8601 (5), 3 unparseable, stored as UTC" in (
+    assert "interactions.csv: timestamps read as epoch seconds (21) and ISO 8601 (5), 4 unparseable, stored as UTC" in (
         summary.notes
     )
     # every reason is a row in the quarantine, and the load balances in the mart too

@@ -99,18 +99,6 @@ def read_lines(
             )
 
 
-def read_header(path: Path, *, encoding: str, delimiter: str) -> list[str]:
-    """The header row of a delimited file, for checking required columns before reading rows."""
-    require_file(path, "header")
-    with path.open("rb") as handle:
-        first = handle.readline().rstrip(b"\r\n")
-    try:
-        text = first.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: header line is not valid {encoding}") from exc
-    return next(csv.reader([text], delimiter=delimiter))
-
-
 def split_fields(
     lines: Iterator[tuple[int, str]],
     *,

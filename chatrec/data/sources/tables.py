@@ -12,11 +12,13 @@ number unless a quoted field spans lines. Parquet rows are numbered from 1.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from chatrec.data.sources.base import RejectedLine, SourceError
 
@@ -33,6 +35,7 @@ REFUSED_KINDS = (
     (b"\xfe\xff", "UTF-16 text (big-endian)"),
 )
 READABLE = "a plain, gzip- or zstd-compressed UTF-8 CSV, or a Parquet file"
+_QUOTE_OR_NEWLINE = re.compile(b'["\n]')
 NESTED_TYPES = ("[]", "STRUCT(", "MAP(", "UNION(")
 # DuckDB's reject error types -> the reason kind the quarantine shows
 REJECT_REASONS = {
@@ -144,7 +147,8 @@ def read_columns(path: Path, columns: list[str], *, entity: str, what: str) -> t
         rejected = _rejected(con, path, entity) if kind.format == "csv" else []
     finally:
         con.close()
-    return _numbered(frame, path, rejected, first=2 if kind.format == "csv" else 1), rejected
+    skipped = {r.source_line for r in rejected} | (blank_records(path, kind) if kind.format == "csv" else set())
+    return _numbered(frame, path, skipped, first=2 if kind.format == "csv" else 1), rejected
 
 
 def _first_line(exc: Exception) -> str:
@@ -164,9 +168,28 @@ def _rejected(con: duckdb.DuckDBPyConnection, path: Path, entity: str) -> list[R
     return rejected
 
 
-def _numbered(frame: pl.DataFrame, path: Path, rejected: list[RejectedLine], *, first: int) -> pl.DataFrame:
-    """Give each record read its number, skipping the numbers of the records DuckDB rejected."""
-    skipped = {r.source_line for r in rejected}
+def blank_records(path: Path, kind: FileKind) -> set[int]:
+    """Record numbers (header = 1) of the blank lines DuckDB skips without a trace, so the records
+    after one keep their own numbers. Only files holding an empty line at all are scanned; a blank
+    line inside a quoted field (an odd number of quotes before it) is part of that field."""
+    with pa.input_stream(str(path), compression=None if kind.compression == "none" else kind.compression) as stream:
+        data = stream.read()
+    if b"\n\n" not in data and b"\n\r\n" not in data:
+        return set()
+    blanks, record, in_quotes, line_start = set(), 1, False, 0
+    for match in _QUOTE_OR_NEWLINE.finditer(data):
+        if match.group() == b'"':
+            in_quotes = not in_quotes
+        elif not in_quotes:
+            if not data[line_start : match.start()].strip(b"\r"):
+                blanks.add(record)
+            record += 1
+            line_start = match.end()
+    return blanks
+
+
+def _numbered(frame: pl.DataFrame, path: Path, skipped: set[int], *, first: int) -> pl.DataFrame:
+    """Give each record read its number, skipping those of rejected records and blank lines."""
     numbers: list[int] = []
     candidate = first
     while len(numbers) < frame.height:
