@@ -57,6 +57,8 @@ def check_rows(con: duckdb.DuckDBPyConnection, load_id: str, source_file: str, e
 
 def test_every_corpus_row_meets_its_expected_outcome(warehouse: duckdb.DuckDBPyConnection) -> None:
     expected = expectations("interactions.expected.csv")
+    # stored times are UTC whatever the session's time zone
+    warehouse.execute("SET TimeZone = 'America/New_York'")
     summary = ingest_table(warehouse, CORPUS / "interactions.csv", MAPPING)
     assert summary.balanced and summary.rows_in == len(expected)
     check_rows(warehouse, summary.load_id, "interactions.csv", expected)

@@ -2,14 +2,14 @@
 -- Validation and de-duplication happen when rows move to core (chatrec.data.loader), which also
 -- picks each file's epoch unit (seconds, milliseconds, microseconds) from ts_number: `ts` here reads
 -- numbers as seconds. ISO 8601 text with an offset (Z, +05:00, -0800) is converted to UTC; text
--- without one is taken as UTC already. Timestamps are stored as UTC without a time zone.
+-- without one (a bare date too) is taken as UTC already, whatever the session's TimeZone. Timestamps are stored as UTC without a time zone.
 CREATE OR REPLACE VIEW staging.stg_interactions AS
 WITH typed AS (
     SELECT
         *,
         TRY_CAST(trim(ts) AS DOUBLE) AS ts_number_any,
         CASE
-            WHEN regexp_matches(trim(ts), '([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$')
+            WHEN regexp_matches(trim(ts), '[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$')
                 THEN TRY(TRY_CAST(trim(ts) AS TIMESTAMPTZ) AT TIME ZONE 'UTC')
             ELSE TRY_CAST(trim(ts) AS TIMESTAMP)
         END AS ts_iso_any
