@@ -119,3 +119,27 @@ def test_description_changes_are_logged_and_undone(ml100k_warehouse: duckdb.Duck
     ]
     with pytest.raises(LookupError, match="changed no item attribute"):
         undo_load(ml100k_warehouse, "no-such-load")
+
+
+def test_undo_load_command(tmp_path: Path) -> None:
+    from tests.cli.test_cli import chatrec
+
+    assert chatrec("ingest", "movielens", cwd=tmp_path).returncode == 0
+    path = tmp_path / "movies"
+    write_latest_format(path, n_ratings=10)
+    movies = pl.read_csv(path / "movies.csv", infer_schema=False)
+    movies.with_columns(
+        pl.when(pl.col("movieId") == "1")
+        .then(pl.lit("Toy Story Redux (1995)"))
+        .otherwise(pl.col("title"))
+        .alias("title")
+    ).write_csv(path / "movies.csv")
+    assert chatrec("ingest", "latest", str(path), cwd=tmp_path).returncode == 0
+    load_id = chatrec("sql", "SELECT load_id FROM raw.loads WHERE source = 'movielens-latest'", cwd=tmp_path).stdout
+    load_id = next(word for word in load_id.split() if word.startswith("movielens-latest-"))
+    undone = chatrec("warehouse", "undo-load", load_id, cwd=tmp_path)
+    assert undone.returncode == 0 and " attribute value(s) restored, 0 left" in undone.stdout, undone.stdout
+    title = chatrec("sql", "SELECT title FROM core.items WHERE item_id = '1'", cwd=tmp_path)
+    assert "Toy Story Redux" not in title.stdout and "Toy Story" in title.stdout
+    missing = chatrec("warehouse", "undo-load", "no-such-load", cwd=tmp_path)
+    assert missing.returncode == 2 and "changed no item attribute" in missing.stdout

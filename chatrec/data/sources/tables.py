@@ -172,10 +172,16 @@ def blank_records(path: Path, kind: FileKind) -> set[int]:
     """Record numbers (header = 1) of the blank lines DuckDB skips without a trace, so the records
     after one keep their own numbers. Only files holding an empty line at all are scanned; a blank
     line inside a quoted field (an odd number of quotes before it) is part of that field."""
-    with pa.input_stream(str(path), compression=None if kind.compression == "none" else kind.compression) as stream:
-        data = stream.read()
-    if b"\n\n" not in data and b"\n\r\n" not in data:
+    compression = None if kind.compression == "none" else kind.compression
+    with pa.input_stream(str(path), compression=compression) as stream:
+        tail, has_empty_line = b"", False
+        while not has_empty_line and (block := stream.read(1 << 24)):
+            window, tail = tail + block, block[-2:]
+            has_empty_line = b"\n\n" in window or b"\n\r\n" in window
+    if not has_empty_line:
         return set()
+    with pa.input_stream(str(path), compression=compression) as stream:
+        data = stream.read()
     blanks, record, in_quotes, line_start = set(), 1, False, 0
     for match in _QUOTE_OR_NEWLINE.finditer(data):
         if match.group() == b'"':
