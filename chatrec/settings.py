@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     evidently_workspace: Path = Field(Path("var/evidently"), description="Evidently UI workspace")
     cache_dir: Path = Field(Path("var/cache"), description="converted model weights and embeddings")
 
+    verbose_logs: bool = Field(
+        False, description="show third-party INFO logs and warnings (Dask, Evidently, tqdm); `chatrec --verbose`"
+    )
+
     # --- data ----------------------------------------------------------------------------------
     data_source: Literal["movielens", "movielens-latest", "csv"] = Field(
         "movielens", description="default ingest source format"
@@ -139,7 +143,35 @@ class Settings(BaseSettings):
     seed: int = Field(42, description="seed for every random choice")
 
     # --- monitoring and promotion --------------------------------------------------------------
-    drift_share_threshold: float = Field(0.5, ge=0, le=1, description="share of drifted columns that fails monitor")
+    drift_share_threshold: float = Field(
+        0.5, ge=0, le=1, description="share of drifted columns above which a drift report counts as drifted"
+    )
+    drift_alarm: bool = Field(
+        False,
+        description="treat a drift report above drift_share_threshold as an alarm (default: information only, "
+        "since the active cohort of a window shifts on unchanged data)",
+    )
+    alarm_night_hours: int = Field(
+        24, ge=1, description="length of the window the alarms check, ending at the newest interaction (one night)"
+    )
+    alarm_min_interactions: int = Field(
+        50, ge=1, description="fewest interactions in the night window for the alarms to judge it"
+    )
+    rating_shift_threshold: float = Field(
+        0.9,
+        gt=0,
+        description="alarm when the median user's mean rating residual (rating - the item's reference mean) "
+        "moves by more than this many stars vs the reference period",
+    )
+    popularity_shock_threshold: float = Field(
+        0.15, gt=0, le=1, description="alarm when one item takes more than this share of the night's interactions"
+    )
+    new_item_share_threshold: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="alarm when more than this share of the night's interactions are on items never seen before",
+    )
     quality_drop_tolerance: float = Field(
         0.05,
         ge=0,

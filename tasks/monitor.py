@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ def build_monitor_reports(run_id: str | None = None) -> dict[str, Any]:
         "passed": summary.passed,
         "reasons": summary.reasons,
         "notes": summary.notes,
+        "alarms": [asdict(check) for check in summary.alarms],
+        "alarm_window": summary.alarm_window,
         "reports": [report_summary(r) for r in summary.reports],
         "reports_dir": str(summary.reports_dir),
         "workspace": str(summary.workspace),

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from chatrec.logs import quiet_third_party
 from chatrec.settings import Settings
 from chatrec.warehouse import transaction
 
@@ -66,10 +67,17 @@ def dask_client(settings: Settings):
     """A client for settings.dask_address, else a LocalCluster sized to the machine (or dask_workers)."""
     from distributed import Client, LocalCluster
 
+    level = quiet_third_party(settings.verbose_logs)  # again: importing distributed sets its loggers to INFO
     if settings.dask_address:
         return Client(settings.dask_address)
     workers = settings.dask_workers or max(1, min(os.cpu_count() or 1, 4))
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=level,
+    )
     return Client(cluster)
 
 
