@@ -19,20 +19,27 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-run: install
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/chatrec run nightly
+# Prefect's database, logs and profiles for this checkout only (runs of other checkouts stay out of
+# its UI); the temporary API of `make run` and the server of `make serve` both keep it here.
+export PREFECT_HOME := $(CURDIR)/var/prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+API := http://127.0.0.1:4200/api
 
-# The fast suite, then the slow tests that catch what pip check misses: the deployment test (real
-# Prefect server + worker; ~1 min), the monitor flow and report tests over MovieLens 100K, and the
-# headless-Chromium test of the dashboards (skipped with its reason when chromium is not installed).
+run: install
+	mkdir -p $(PREFECT_HOME)
+	$(BIN)/chatrec run nightly
+
+# The fast suite: everything not marked slow. CI (.ci/run) runs `make test-all`, slow tests included:
+# the deployment test (real Prefect server + worker), the monitor flow and report tests over
+# MovieLens 100K, full-size training and the headless-Chromium test of the dashboards (skipped with
+# its reason when chromium is not installed).
 test: install
 	$(BIN)/ruff check .
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest -m slow tests/flows/test_deployments.py \
-		tests/flows/test_monitor_flow.py tests/monitoring/test_recsys.py tests/dashboards/test_browser.py
+	$(BIN)/pytest
 
 test-all: install
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest -m ""
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m ""
 
 lint: install
 	$(BIN)/ruff check .
@@ -41,15 +48,30 @@ lint: install
 clean:
 	rm -rf var .pytest_cache .ruff_cache
 
-# A local Prefect server (127.0.0.1:4200), the process work pool, every deployment of prefect.yaml,
-# and a worker in the foreground. Ctrl-C stops the worker; `make serve-stop` stops the server.
+# A local Prefect server (127.0.0.1:4200, its PID in var/prefect-server.pid), the process work pool,
+# the `warehouse-writer` global concurrency limit (1 slot: DuckDB has one writer), every deployment
+# of prefect.yaml, and a worker in the foreground. Ctrl-C stops the worker; `make serve-stop` the server.
 serve: install
-	mkdir -p var
-	PREFECT_SERVER_ANALYTICS_ENABLED=false nohup $(BIN)/prefect server start --host 127.0.0.1 --port 4200 > var/prefect-server.log 2>&1 &
-	@for i in $$(seq 1 60); do curl -fs http://127.0.0.1:4200/api/health >/dev/null && break; sleep 1; done
-	PREFECT_API_URL=http://127.0.0.1:4200/api $(BIN)/prefect work-pool create local-process --type process --overwrite
-	CHATREC_HOME=$(CURDIR) PREFECT_API_URL=http://127.0.0.1:4200/api $(BIN)/prefect --no-prompt deploy --all
-	CHATREC_HOME=$(CURDIR) PREFECT_API_URL=http://127.0.0.1:4200/api PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/prefect worker start --pool local-process
+	mkdir -p $(PREFECT_HOME)
+	@if [ -f var/prefect-server.pid ] && kill -0 $$(cat var/prefect-server.pid) 2>/dev/null; then \
+		echo "Prefect server already running (PID $$(cat var/prefect-server.pid))"; \
+	else \
+		nohup $(BIN)/prefect server start --host 127.0.0.1 --port 4200 > var/prefect-server.log 2>&1 & \
+		echo $$! > var/prefect-server.pid; \
+	fi
+	@for i in $$(seq 1 90); do curl -fs $(API)/health >/dev/null && break; sleep 1; done
+	PREFECT_API_URL=$(API) $(BIN)/prefect work-pool create local-process --type process --overwrite
+	PREFECT_API_URL=$(API) $(BIN)/prefect gcl inspect warehouse-writer >/dev/null 2>&1 \
+		|| PREFECT_API_URL=$(API) $(BIN)/prefect gcl create warehouse-writer --limit 1
+	CHATREC_HOME=$(CURDIR) PREFECT_API_URL=$(API) $(BIN)/prefect --no-prompt deploy --all
+	CHATREC_HOME=$(CURDIR) PREFECT_API_URL=$(API) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/prefect worker start --pool local-process
 
+# Stops the server `make serve` started (by its PID file: never another checkout's server).
 serve-stop:
-	pkill -f "prefect server start --host 127.0.0.1 --port 4200" || true
+	@if [ -f var/prefect-server.pid ]; then \
+		kill $$(cat var/prefect-server.pid) 2>/dev/null && echo "stopped Prefect server PID $$(cat var/prefect-server.pid)" \
+			|| echo "no Prefect server with PID $$(cat var/prefect-server.pid)"; \
+		rm -f var/prefect-server.pid; \
+	else \
+		echo "no var/prefect-server.pid: no server started by make serve"; \
+	fi

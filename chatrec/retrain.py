@@ -88,24 +88,36 @@ def models_to_retrain(settings: Settings) -> list[str]:
     return list(dict.fromkeys([*settings.candidate_models, settings.candidate_model, settings.rating_model]))
 
 
+def retrain_model(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    name: str,
+    interactions: pl.DataFrame,
+    items: pl.DataFrame,
+) -> RetrainOutcome:
+    """Evaluate `name` on the temporal holdout of `interactions`, refit on all of it, register, promote or not."""
+    train, holdout = temporal_split(interactions, 0.1)
+    metrics = holdout_metrics(name, settings, train, holdout, items)
+    version = train_and_register(
+        con,
+        settings,
+        name,
+        interactions=interactions,
+        items=None if name in RATING_MODELS else items,
+        metrics=metrics,
+    )
+    current = production_model(con, kind_of(name), name)
+    promoted, reason = decide(version, current, settings.promotion_tolerance)
+    if not version.reused or current is None or current.model_id != version.model_id:
+        set_status(con, version.model_id, "production" if promoted else "candidate", reason)
+    return RetrainOutcome(version, promoted, reason)
+
+
 def retrain(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str] | None = None) -> list[RetrainOutcome]:
+    """Retrain `names` (default: models_to_retrain) one after another on the same window."""
     interactions = training_interactions(con, settings, "retraining")
     items = items_frame(con)
-    train, holdout = temporal_split(interactions, 0.1)
-    outcomes = []
-    for name in dict.fromkeys(names or models_to_retrain(settings)):
-        metrics = holdout_metrics(name, settings, train, holdout, items)
-        version = train_and_register(
-            con,
-            settings,
-            name,
-            interactions=interactions,
-            items=None if name in RATING_MODELS else items,
-            metrics=metrics,
-        )
-        current = production_model(con, kind_of(name), name)
-        promoted, reason = decide(version, current, settings.promotion_tolerance)
-        if not version.reused or current is None or current.model_id != version.model_id:
-            set_status(con, version.model_id, "production" if promoted else "candidate", reason)
-        outcomes.append(RetrainOutcome(version, promoted, reason))
-    return outcomes
+    return [
+        retrain_model(con, settings, name, interactions, items)
+        for name in dict.fromkeys(names or models_to_retrain(settings))
+    ]

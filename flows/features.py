@@ -6,11 +6,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from chatrec.logs import quiet_third_party
 from tasks.features import extract_user_item_features
 
 
 @flow(name="features", log_prints=True)
 def features_flow(use_dask: bool = True) -> dict[str, Any]:
+    quiet_third_party()
     run = extract_user_item_features(use_dask)
     state = "reused" if run["reused"] else f"built on {run['dask_workers']} Dask workers"
     get_run_logger().info(

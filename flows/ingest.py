@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from chatrec.logs import quiet_third_party
 from chatrec.settings import Settings
 from tasks.ingest import ingest_item_descriptions, ingest_source
 
@@ -18,6 +19,7 @@ def ingest_flow(
     descriptions_path: str | None = None,
 ) -> list[dict[str, Any]]:
     """Ingest `source` (default: settings.data_source / data_path) and item descriptions if given."""
+    quiet_third_party()
     settings = Settings()
     logger = get_run_logger()
     source = source or settings.data_source

@@ -6,20 +6,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from prefect import task
-
 from chatrec.data.descriptions import ingest_descriptions
 from chatrec.data.ingest import ingest_movielens, ingest_movielens_latest, ingest_table
 from chatrec.settings import Settings
-from chatrec.warehouse import connect
+from tasks.warehouse import warehouse, writer_task
 
 
-@task(name="ingest-source", retries=1, retry_delay_seconds=5)
+@writer_task("ingest-source")
 def ingest_source(source: str, path: str | None = None, mapping: str | None = None) -> dict[str, Any]:
     """Load one source; returns the load summary (small: counts, not data)."""
     settings = Settings()
-    con = connect(settings)
-    try:
+    with warehouse(settings) as con:
         if source == "movielens":
             summary = ingest_movielens(con, Path(path) if path else None)
         elif source == "movielens-latest":
@@ -32,16 +29,11 @@ def ingest_source(source: str, path: str | None = None, mapping: str | None = No
             summary = ingest_table(con, Path(path), mapping)
         else:
             raise ValueError(f"unknown source {source!r}: use movielens, movielens-latest or csv")
-    finally:
-        con.close()
     return asdict(summary)
 
 
-@task(name="ingest-descriptions")
+@writer_task("ingest-descriptions")
 def ingest_item_descriptions(path: str) -> dict[str, Any]:
     settings = Settings()
-    con = connect(settings)
-    try:
+    with warehouse(settings) as con:
         return asdict(ingest_descriptions(con, Path(path)))
-    finally:
-        con.close()

@@ -1,53 +1,53 @@
-"""Prefect tasks for retraining and batch recommendation (thin wrappers over the library)."""
+"""Prefect tasks for retraining (one task per model) and batch recommendation (thin wrappers over the library)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
-from prefect import task
-
-from chatrec.batch.recommend import recommend_batch
+from chatrec.batch.recommend import recommend_batch, sample_recommendations
+from chatrec.data.frames import items_frame
 from chatrec.llm.pipeline import fit_blend, llm_enabled
-from chatrec.retrain import retrain
+from chatrec.models.training import training_interactions
+from chatrec.retrain import retrain_model
 from chatrec.settings import Settings
-from chatrec.warehouse import connect
+from tasks.warehouse import warehouse, writer_task
 
 
-@task(name="retrain-models")
-def retrain_models(names: list[str] | None = None) -> list[dict[str, Any]]:
+@writer_task("retrain-model", task_run_name="retrain-{name}")
+def retrain_one_model(name: str) -> dict[str, Any]:
+    """Evaluate, refit, register and promote (or not) one model; each reads its own data, so one
+    model's failure or retry leaves the others alone."""
     settings = Settings()
-    con = connect(settings)
-    try:
-        outcomes = retrain(con, settings, names)
-    finally:
-        con.close()
-    return [
-        {"model_id": o.version.model_id, "kind": o.version.kind, "metrics": o.version.metrics,
-         "reused": o.version.reused, "promoted": o.promoted, "reason": o.reason}
-        for o in outcomes
-    ]  # fmt: skip
+    with warehouse(settings) as con:
+        interactions = training_interactions(con, settings, "retraining")
+        outcome = retrain_model(con, settings, name, interactions, items_frame(con))
+    version = outcome.version
+    return {"name": name, "model_id": version.model_id, "kind": version.kind, "metrics": version.metrics,
+            "reused": version.reused, "promoted": outcome.promoted, "reason": outcome.reason}  # fmt: skip
 
 
-@task(name="recommend-batch", retries=1, retry_delay_seconds=5)
+@writer_task("recommend-batch")
 def recommend_for_users(user_ids: list[str] | None = None) -> dict[str, Any]:
     settings = Settings()
-    con = connect(settings)
-    try:
+    with warehouse(settings) as con:
         return asdict(recommend_batch(con, settings, user_ids=user_ids))
-    finally:
-        con.close()
 
 
-@task(name="fit-llm-blend", retries=1, retry_delay_seconds=5)
+@writer_task("sample-recommendations")
+def sample_run_recommendations(run_id: str, n_users: int = 5) -> list[dict[str, Any]]:
+    """A few users' recommendations of the run (reads the live file, so it queues with the writers)."""
+    settings = Settings()
+    with warehouse(settings) as con:
+        return sample_recommendations(con, run_id, n_users)
+
+
+@writer_task("fit-llm-blend")
 def fit_llm_blend() -> dict[str, Any] | None:
     """Fit the first-stage/LLM blend weight on a temporal validation split (None: LLM re-rank off)."""
     settings = Settings()
     if not llm_enabled(settings) or settings.llm_rerank_mode == "off":
         return None
-    con = connect(settings)
-    try:
+    with warehouse(settings) as con:
         record = fit_blend(con, settings)
-    finally:
-        con.close()
     return {**asdict(record), "verdict": record.verdict}

@@ -6,12 +6,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from prefect import task
-
 from chatrec.monitoring import ReportArtifact, monitor
 from chatrec.settings import Settings
-from chatrec.warehouse import connect
 from dashboards.build import build_index
+from tasks.warehouse import warehouse, writer_task
 
 
 def report_summary(report: ReportArtifact) -> dict[str, Any]:
@@ -21,15 +19,12 @@ def report_summary(report: ReportArtifact) -> dict[str, Any]:
     return {name: str(value) if isinstance(value, Path) else value for name, value in values.items()}
 
 
-@task(name="monitor-reports")
+@writer_task("monitor-reports")
 def build_monitor_reports(run_id: str | None = None) -> dict[str, Any]:
     """Drift, recsys-quality and LLM-health reports for one run; returns the verdict and paths (small)."""
     settings = Settings()
-    con = connect(settings)
-    try:
+    with warehouse(settings) as con:
         summary = monitor(con, settings, run_id)
-    finally:
-        con.close()
     return {
         "run_id": summary.run_id,
         "passed": summary.passed,
@@ -43,11 +38,8 @@ def build_monitor_reports(run_id: str | None = None) -> dict[str, Any]:
     }
 
 
-@task(name="build-dashboard-index")
+@writer_task("build-dashboard-index")
 def build_dashboard_index() -> str:
     settings = Settings()
-    con = connect(settings)
-    try:
+    with warehouse(settings) as con:
         return str(build_index(con, settings))
-    finally:
-        con.close()

@@ -17,6 +17,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -27,6 +29,7 @@ from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.pipeline import BlendRecord, fit_blend, latest_blend, llm_enabled, llm_rerank_and_explain, llm_users
 from chatrec.models.base import Recommender
 from chatrec.models.training import load_model, production_model
+from chatrec.progress import progress
 from chatrec.settings import Settings
 from chatrec.warehouse import transaction
 
@@ -42,6 +45,9 @@ class RunSummary:
     llm_users: int = 0
     llm_metrics: dict[str, float] | None = None
     blend: str | None = None
+
+
+RECOMMEND_CHUNK_USERS = 512  # users per model.recommend call: bounds memory, feeds the progress bar
 
 
 def _now() -> datetime:
@@ -114,7 +120,13 @@ def recommend_batch(
             ],
         )
     try:
-        candidates = model.recommend(users, settings.top_k_candidates)
+        parts = []
+        with progress("recommend", total=len(users), unit="users") as advance:
+            for start in range(0, len(users), RECOMMEND_CHUNK_USERS):
+                chunk = users[start : start + RECOMMEND_CHUNK_USERS]
+                parts.append(model.recommend(chunk, settings.top_k_candidates))
+                advance(len(chunk))
+        candidates = pl.concat(parts, how="vertical_relaxed")
         final = candidates.filter(pl.col("rank") <= settings.top_k_final).with_columns(
             pl.col("score").alias("stage1_score"), pl.lit(None, dtype=pl.Float64).alias("llm_score")
         )
@@ -185,3 +197,9 @@ def recommend_batch(
         run_id, model_id, len(users), final.height, explanation_frame.height, time.perf_counter() - started,
         llm_users=len(chosen), llm_metrics=llm_metrics, blend=blend_record.verdict if blend_record else None,
     )  # fmt: skip
+
+
+def sample_recommendations(con: duckdb.DuckDBPyConnection, run_id: str, n_users: int = 5) -> list[dict[str, Any]]:
+    """The run's recommendations for its first `n_users` users, with titles and explanations (for a glance)."""
+    sql = (Path(__file__).parent / "queries" / "sample_recommendations.sql").read_text()
+    return con.sql(sql, params={"run_id": run_id, "n_users": n_users}).pl().to_dicts()

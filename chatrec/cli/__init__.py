@@ -1,6 +1,12 @@
-"""The `chatrec` command line. Each concern lives in its own module and is mounted here."""
+"""The `chatrec` command line. Each concern lives in its own module and is mounted here.
+
+The command modules import their heavy libraries (duckdb, polars, torch, prefect, evidently) inside
+the commands, so `chatrec --help` and argument errors answer in well under a second.
+"""
 
 from __future__ import annotations
+
+import os
 
 import typer
 
@@ -22,6 +28,18 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def options(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="show third-party INFO logs and warnings (Dask, Evidently, tqdm)"
+    ),
+) -> None:
+    if verbose:  # through the environment, so flows run in this process and their Settings() see it
+        os.environ["CHATREC_VERBOSE_LOGS"] = "true"
+
+
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(warehouse_cmd.app, name="warehouse")
 app.add_typer(ingest_cmd.app, name="ingest")

@@ -11,7 +11,6 @@ from pathlib import Path
 import typer
 
 from chatrec.settings import get_settings
-from chatrec.warehouse import read_only_connection
 
 app = typer.Typer(help="Monitoring dashboards: the report index page and the Evidently UI.", no_args_is_help=True)
 
@@ -19,6 +18,7 @@ app = typer.Typer(help="Monitoring dashboards: the report index page and the Evi
 @app.command("build")
 def build() -> None:
     """Write <reports_dir>/index.html: every report with key figures and trend plots over runs."""
+    from chatrec.warehouse import read_only_connection
     from dashboards.build import build_index
 
     settings = get_settings()

@@ -1,33 +1,24 @@
 """`chatrec evaluate --protocol chatrec|full|msr|rating|temporal`: score one model on the warehouse data.
 
-Uses the model's given (or default) hyper-parameters; `python -m bench.quality` is the benchmark
-that tunes them on a validation split and compares every model.
+By default the model's hyper-parameters are the ones `python -m bench.quality --protocol P` chose on
+validation for that protocol (bench/results/quality_P.json, the figures of docs/benchmarks.md), so
+the README's numbers reproduce with the command shown; `--params` overrides them key by key and
+`--no-chosen` uses the model's own defaults.
 """
 
 from __future__ import annotations
 
 import json
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from chatrec.cli.safe_text import safe_cell, safe_markup
-from chatrec.data.frames import interactions_frame, items_frame
-from chatrec.evaluation.protocols import (
-    ModelResult,
-    chatrec_protocol,
-    full_catalogue_protocol,
-    movielens_file_order,
-    msr_benchmark_protocol,
-    rating_folds_protocol,
-    temporal_ranking_protocol,
-    temporal_rating_protocol,
-)
-from chatrec.models import CANDIDATE_MODELS, RATING_MODELS, RatingPredictor, Recommender, make_model
 from chatrec.settings import Settings
-from chatrec.warehouse import read_only_connection
 
 
 class Protocol(StrEnum):
@@ -38,14 +29,46 @@ class Protocol(StrEnum):
     temporal = "temporal"
 
 
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+
+
+def chosen_params(protocol: str, name: str) -> tuple[dict[str, Any], str]:
+    """The hyper-parameters bench.quality chose for `name` under `protocol`, and where they come from."""
+    path = RESULTS / f"quality_{protocol}.json"
+    if not path.is_file():
+        return {}, f"model defaults ({path} not found)"
+    rows = json.loads(path.read_text()).get("rows", [])
+    for row in rows:
+        if row.get("model") == name:
+            return dict(row.get("params") or {}), f"chosen on validation by bench.quality ({path.name})"
+    return {}, f"model defaults ({name} not in {path.name})"
+
+
 def evaluate(
     protocol: Protocol = typer.Option(
         ..., help="chatrec | full | msr (full on MS Recommenders' per-item split) | rating (u1..u5 folds) | temporal"
     ),
     model: str | None = typer.Option(None, help="model name; default: settings.candidate_model or rating_model"),
-    params: str = typer.Option("{}", help="hyper-parameters as JSON, e.g. '{\"l2\": 400}'"),
+    params: str = typer.Option("{}", help="hyper-parameters as JSON, e.g. '{\"l2\": 400}' (over the chosen ones)"),
+    chosen: bool = typer.Option(
+        True, help="start from the hyper-parameters bench.quality chose for this protocol (docs/benchmarks.md)"
+    ),
 ) -> None:
     """Evaluate a model under one of the benchmark protocols and print its metrics."""
+    from chatrec.data.frames import interactions_frame, items_frame
+    from chatrec.evaluation.protocols import (
+        ModelResult,
+        chatrec_protocol,
+        full_catalogue_protocol,
+        movielens_file_order,
+        msr_benchmark_protocol,
+        rating_folds_protocol,
+        temporal_ranking_protocol,
+        temporal_rating_protocol,
+    )
+    from chatrec.models import CANDIDATE_MODELS, RATING_MODELS, RatingPredictor, Recommender, make_model
+    from chatrec.warehouse import read_only_connection
+
     console = Console()
     settings = Settings()
     rating = protocol is Protocol.rating or (model in RATING_MODELS)
@@ -64,6 +87,10 @@ def evaluate(
     except ValueError as exc:
         console.print(f"[red]error:[/red] --params {safe_markup(repr(params))}: {safe_markup(exc)}")
         raise typer.Exit(2) from exc
+    if chosen:
+        picked, where = chosen_params(protocol.value, name)
+        hyper = {**picked, **hyper}
+        console.print(f"[dim]parameters {safe_markup(json.dumps(hyper))}: {safe_markup(where)}[/dim]")
     try:
         con = read_only_connection(settings)
     except FileNotFoundError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,16 +12,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from chatrec.cli.safe_text import safe_cell, safe_markup
-from chatrec.data.descriptions import ingest_descriptions
-from chatrec.data.ingest import (
-    LoadSummary,
-    SourceError,
-    ingest_movielens,
-    ingest_movielens_latest,
-    ingest_table,
-)
 from chatrec.settings import Settings
-from chatrec.warehouse import connect
+
+if TYPE_CHECKING:
+    from chatrec.data.ingest import LoadSummary
 
 app = typer.Typer(help="Load data into the warehouse (validated; bad rows go to quarantine).", no_args_is_help=True)
 console = Console()
@@ -29,6 +24,9 @@ STAGES = ("read", "raw", "validate", "core", "account", "done")
 
 def run_load(label: str, load: Callable[..., LoadSummary]) -> LoadSummary:
     """Run one load with a stage progress bar; bad input exits 2 with the reason, nothing written."""
+    from chatrec.data.ingest import SourceError
+    from chatrec.warehouse import connect
+
     settings = Settings()
     con = connect(settings)
     try:
@@ -83,12 +81,16 @@ def movielens(
     path: Path | None = typer.Option(None, help="folder with u.data/u.item/u.user; default: the packaged copy"),
 ) -> None:
     """MovieLens 100K (packaged in the recbole wheel by default)."""
+    from chatrec.data.ingest import ingest_movielens
+
     run_load("MovieLens 100K", lambda con, step: ingest_movielens(con, path, progress=step))
 
 
 @app.command("latest")
 def latest(path: Path = typer.Argument(..., help="folder with ratings.csv and movies.csv")) -> None:
     """A MovieLens "latest"-format folder (ratings.csv, movies.csv, optional tags.csv/links.csv)."""
+    from chatrec.data.ingest import ingest_movielens_latest
+
     run_load("MovieLens latest", lambda con, step: ingest_movielens_latest(con, path, progress=step))
 
 
@@ -103,10 +105,14 @@ def csv_file(
     ),
 ) -> None:
     """A generic CSV/Parquet file of interactions read through a column mapping."""
+    from chatrec.data.ingest import ingest_table
+
     run_load(f"{path.name}", lambda con, step: ingest_table(con, path, map_, progress=step))
 
 
 @app.command("descriptions")
 def descriptions(path: Path = typer.Argument(..., help="CSV: item_id,description or movie_title,wiki_summary")) -> None:
     """Item descriptions joined onto the catalogue (by item id, or by title and year)."""
+    from chatrec.data.descriptions import ingest_descriptions
+
     run_load("descriptions", lambda con, step: ingest_descriptions(con, path))

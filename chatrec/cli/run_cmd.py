@@ -26,6 +26,8 @@ def run(flow: str = typer.Argument(..., help=f"one of: {', '.join(FLOWS)}")) -> 
         raise typer.Exit(2)
     # Prefect's telemetry otherwise races the temporary SQLite API ('database is locked').
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # the temporary API takes 12-23 s to start on 2 idle cores; Prefect's 20 s default fails a busy machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     module_name, function_name = FLOWS[flow].split(":")
     flow_function = getattr(importlib.import_module(module_name), function_name)
     state = flow_function(return_state=True)

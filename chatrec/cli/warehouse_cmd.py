@@ -7,8 +7,6 @@ from rich.console import Console
 
 from chatrec.cli.safe_text import safe_markup
 from chatrec.settings import Settings
-from chatrec.warehouse import connect
-from chatrec.warehouse.migrations import run_data_tests
 
 app = typer.Typer(help="Manage the DuckDB warehouse.", no_args_is_help=True)
 
@@ -16,6 +14,8 @@ app = typer.Typer(help="Manage the DuckDB warehouse.", no_args_is_help=True)
 @app.command("migrate")
 def migrate() -> None:
     """Create or upgrade the warehouse file (idempotent)."""
+    from chatrec.warehouse import connect
+
     settings = Settings()
     con = connect(settings)
     applied = con.execute("SELECT name FROM schema_migrations ORDER BY version").fetchall()
@@ -26,6 +26,9 @@ def migrate() -> None:
 @app.command("test")
 def test() -> None:
     """Run the data tests beside each SQL model (*.test.sql); exit 1 if any returns rows."""
+    from chatrec.warehouse import connect
+    from chatrec.warehouse.migrations import run_data_tests
+
     console = Console()
     con = connect(Settings())
     results = run_data_tests(con)
@@ -40,6 +43,7 @@ def test() -> None:
 def undo_load_cmd(load_id: str = typer.Argument(..., help="a load id from marts.load_history")) -> None:
     """Put back the item attributes a load changed (from core.item_history); newer changes are kept."""
     from chatrec.data.history import undo_load
+    from chatrec.warehouse import connect
 
     console = Console()
     con = connect(Settings())

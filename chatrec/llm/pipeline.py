@@ -22,9 +22,12 @@ from chatrec.llm.context import Catalogue, ContextBuilder
 from chatrec.llm.explain import Explanation, ExplanationChecker, LLMExplainer
 from chatrec.llm.finetune import production_adapter, validation_set
 from chatrec.llm.prompts import PromptBuilder
-from chatrec.llm.rerank import LLMReranker, RerankStats, blend, fit_blend_weight
+from chatrec.llm.rerank import LLMReranker, LLMScores, RerankStats, blend, fit_blend_weight
 from chatrec.models.training import fingerprint
+from chatrec.progress import progress
 from chatrec.settings import Settings
+
+LLM_CHUNK_USERS = 16  # users per backend batch: large enough to batch, small enough to show progress
 
 log = logging.getLogger(__name__)
 
@@ -150,26 +153,43 @@ def llm_rerank_and_explain(
 ) -> LLMRunOutput:
     """Re-rank (when a re-rank mode is on) and explain (when LLM explanations are on) `users`."""
     k = settings.top_k_final
-    mine = candidates.filter(pl.col("user_id").is_in(users))
     stats = RerankStats()
     started = time.perf_counter()
-    if settings.llm_rerank_mode != "off" and blend_record is not None:
-        reranker = _reranker(backend, settings, items, interactions, users_frame(con))
-        scores, stats = reranker.score(mine, k)
-    else:
-        scores = []
-    final = blend(mine, scores, blend_record.weight if blend_record else 0.0, k)
-    if not scores:
-        final = final.with_columns(pl.lit(None, dtype=pl.Float64).alias("llm_score"))
-    explanations: list[Explanation] = []
-    if settings.llm_explanations == "llm":
-        explainer = LLMExplainer(
+    rerank = settings.llm_rerank_mode != "off" and blend_record is not None
+    reranker = _reranker(backend, settings, items, interactions, users_frame(con)) if rerank else None
+    explainer = (
+        LLMExplainer(
             backend,
             PromptBuilder(backend.count_tokens, settings.llm_prompt_tokens),
             ExplanationChecker.from_items(items),
         )
-        requests = [(u, i, evidence.evidence(u, i)) for u, i in final.select("user_id", "item_id").iter_rows()]
-        explanations = explainer.explain(requests)
+        if settings.llm_explanations == "llm"
+        else None
+    )
+    scores: list[LLMScores] = []
+    finals: list[pl.DataFrame] = []
+    explanations: list[Explanation] = []
+    # users in chunks, for the progress bar; each chunk is still one batch for the backend
+    with progress("LLM re-rank + explain", total=len(users), unit="users") as advance:
+        for start in range(0, len(users), LLM_CHUNK_USERS):
+            chunk = users[start : start + LLM_CHUNK_USERS]
+            mine = candidates.filter(pl.col("user_id").is_in(chunk))
+            chunk_scores: list[LLMScores] = []
+            if reranker is not None:
+                chunk_scores, chunk_stats = reranker.score(mine, k)
+                stats.seconds += chunk_stats.seconds
+                for result in chunk_scores:
+                    stats.add(result)
+            final = blend(mine, chunk_scores, blend_record.weight if blend_record else 0.0, k)
+            if not chunk_scores:
+                final = final.with_columns(pl.lit(None, dtype=pl.Float64).alias("llm_score"))
+            if explainer is not None:
+                requests = [(u, i, evidence.evidence(u, i)) for u, i in final.select("user_id", "item_id").iter_rows()]
+                explanations += explainer.explain(requests)
+            scores += chunk_scores
+            finals.append(final)
+            advance(len(chunk))
+    final = pl.concat(finals, how="vertical_relaxed")
     seconds = time.perf_counter() - started
     metrics = stats.as_metrics() if scores else {}
     metrics["latency_ms_per_user"] = 1000 * seconds / max(1, len(users))

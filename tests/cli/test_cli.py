@@ -57,3 +57,23 @@ def test_warehouse_data_tests_pass_after_ingest(tmp_path: Path) -> None:
     assert chatrec("ingest", "movielens", cwd=tmp_path).returncode == 0
     result = chatrec("warehouse", "test", cwd=tmp_path)
     assert result.returncode == 0 and "FAIL" not in result.stdout
+
+
+def test_sql_formats_csv_and_json_to_stdout_or_a_file(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    assert chatrec("warehouse", "migrate", cwd=tmp_path).returncode == 0
+    query = "SELECT 1 AS n, 'a,b' AS label UNION ALL SELECT 2, NULL ORDER BY n"
+    as_csv = chatrec("sql", query, "--format", "csv", cwd=tmp_path)
+    assert as_csv.returncode == 0, as_csv.stdout
+    assert list(csv.reader(as_csv.stdout.splitlines())) == [["n", "label"], ["1", "a,b"], ["2", ""]]
+    target = tmp_path / "out.json"
+    as_json = chatrec("sql", query, "--format", "json", "--output", str(target), cwd=tmp_path)
+    assert as_json.returncode == 0 and as_json.stdout == ""
+    assert json.loads(target.read_text()) == [{"n": 1, "label": "a,b"}, {"n": 2, "label": None}]
+    assert "2 rows written" in as_json.stderr
+    limited = chatrec("sql", query, "--format", "csv", "--limit", "1", cwd=tmp_path)
+    assert limited.stdout.splitlines() == ["n,label", '1,"a,b"'] and "more rows not shown" in limited.stderr
+    bad = chatrec("sql", query, "--format", "xml", cwd=tmp_path)
+    assert bad.returncode == 2

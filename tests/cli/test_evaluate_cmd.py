@@ -33,3 +33,23 @@ def test_bad_input_exits_2_with_the_reason(tmp_path: Path) -> None:
     assert bad_params.returncode == 2 and "--params" in bad_params.stdout
     no_warehouse = chatrec("evaluate", "--protocol", "chatrec", cwd=tmp_path)
     assert no_warehouse.returncode == 2 and "error" in no_warehouse.stdout
+
+
+def test_chosen_params_come_from_the_benchmark_results_of_the_protocol() -> None:
+    from chatrec.cli.evaluate_cmd import chosen_params
+
+    params, where = chosen_params("chatrec", "dlae")
+    assert params == {"l2": 200.0, "dropout": 0.5, "weighting": "rating"} and "quality_chatrec.json" in where
+    assert chosen_params("msr", "dlae")[0]["l2"] == 800.0
+    assert chosen_params("chatrec", "no_such_model") == (
+        {},
+        "model defaults (no_such_model not in quality_chatrec.json)",
+    )
+
+
+@pytest.mark.slow
+def test_readme_chatrec_protocol_number_reproduces_with_the_command_shown(tmp_path: Path) -> None:
+    assert chatrec("ingest", "movielens", cwd=tmp_path).returncode == 0
+    result = chatrec("evaluate", "--protocol", "chatrec", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"ndcg_at_5\D+0\.3835", result.stdout), result.stdout
