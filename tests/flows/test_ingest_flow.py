@@ -61,6 +61,11 @@ def test_nightly_flow_populates_the_warehouse(in_workdir: Path, monkeypatch: pyt
     kinds = {report["kind"] for report in monitoring["reports"]}
     assert kinds == {"data_drift", "recsys_quality", "llm_health"}
     assert all(Path(report["html_path"]).is_file() for report in monitoring["reports"])
+    # the bundled data raises no alarm with the defaults (drift is information), and the stage table says so
+    assert monitoring["passed"] and not monitoring["reasons"], monitoring["reasons"]
+    stages = {stage["name"]: stage for stage in result["stages"]}
+    assert list(stages) == ["ingest", "features", "retrain", "recommend", "monitor", "publish"]
+    assert stages["monitor"]["status"] == "passed" and stages["recommend"]["rows"].startswith("4,715 recommendations")
     # a second night on the same data reuses the models (no duplicate registry rows) and adds one run
     con.close()  # DuckDB: a read-only connection in this process would block the flow's writer
     nightly_flow()

@@ -1,0 +1,29 @@
+"""Third-party log levels and the TTY-only progress bar."""
+
+import logging
+import os
+import warnings
+
+import pytest
+
+from chatrec.logs import NOISY_LOGGERS, quiet_third_party
+from chatrec.progress import progress
+
+
+def test_quiet_by_default_and_verbose_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    with warnings.catch_warnings():
+        assert quiet_third_party() == logging.WARNING
+        assert all(logging.getLogger(name).level == logging.WARNING for name in NOISY_LOGGERS)
+        assert os.environ["TQDM_DISABLE"] == "1"
+        monkeypatch.setenv("CHATREC_VERBOSE_LOGS", "true")
+        assert quiet_third_party() == logging.DEBUG
+        assert logging.getLogger("distributed").level == logging.DEBUG and "TQDM_DISABLE" not in os.environ
+    quiet_third_party(False)
+
+
+def test_progress_is_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    with progress("retrain", total=3, unit="models") as advance:
+        for _ in range(3):
+            advance(1)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
