@@ -34,10 +34,12 @@ run: install
 # MovieLens 100K, full-size training and the headless-Chromium test of the dashboards (skipped with
 # its reason when chromium is not installed).
 test: install
+	mkdir -p $(PREFECT_HOME)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 test-all: install
+	mkdir -p $(PREFECT_HOME)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m ""
 
