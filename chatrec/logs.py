@@ -34,4 +34,6 @@ def quiet_third_party(verbose: bool | None = None) -> int:
         os.environ["TQDM_DISABLE"] = "1"  # tqdm >= 4.66 reads it at each bar
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=NOISY_WARNING_MODULES)
         warnings.filterwarnings("ignore", category=FutureWarning, module=NOISY_WARNING_MODULES)
+        # "Port 8787 is already in use ... Hosting the HTTP server on port N instead": another cluster's dashboard
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"distributed(\..*)?")
     return level
