@@ -14,13 +14,16 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from chatrec.data.frames import items_frame
+from chatrec.data.frames import feedback_events, has_ratings, items_frame
 from chatrec.evaluation.metrics import map_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse
+from chatrec.evaluation.sampling import sample_users
 from chatrec.evaluation.splitting import temporal_split
-from chatrec.models import RATING_MODELS, make_model
+from chatrec.memory import check_budget, data_size, training_bytes
+from chatrec.models import ITEM_ITEM_MODELS, RATING_MODELS, make_model
 from chatrec.models.base import RatingPredictor, Recommender
 from chatrec.models.training import (
     ModelVersion,
+    console,
     kind_of,
     production_model,
     set_status,
@@ -51,7 +54,9 @@ def holdout_metrics(
     assert isinstance(model, Recommender)
     model.fit(train, items)
     k = settings.top_k_eval
-    recommended = model.recommend(holdout["user_id"].unique().sort().to_list(), k)
+    users = sample_users(holdout["user_id"].unique().sort().to_list(), settings.eval_max_users, settings.seed)
+    holdout = holdout.filter(pl.col("user_id").is_in(users))
+    recommended = model.recommend(users, k)
     return {
         f"ndcg_at_{k}": ndcg_at_k(recommended, holdout, k),
         f"precision_at_{k}": precision_at_k(recommended, holdout, k),
@@ -117,7 +122,35 @@ def retrain(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str]
     """Retrain `names` (default: models_to_retrain) one after another on the same window."""
     interactions = training_interactions(con, settings, "retraining")
     items = items_frame(con)
-    return [
-        retrain_model(con, settings, name, interactions, items)
-        for name in dict.fromkeys(names or models_to_retrain(settings))
-    ]
+    wanted, skipped = plan_retrain(con, settings, names)
+    for note in skipped.values():
+        console.log(note)
+    return [retrain_model(con, settings, name, interactions, items) for name in wanted]
+
+
+def plan_retrain(
+    con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The models to train on this data (default: models_to_retrain) and, by name, why others are skipped.
+
+    Rating predictors are skipped on implicit-only data (nothing to predict). Every model's memory
+    estimate is checked first: one that would not fit raises MemoryBudgetExceeded before any trains.
+    """
+    wanted = list(dict.fromkeys(names or models_to_retrain(settings)))
+    skipped: dict[str, str] = {}
+    if not has_ratings(con):
+        skipped = {
+            name: f"skipped {name}: the data has no ratings (implicit events only), nothing to predict"
+            for name in wanted
+            if name in RATING_MODELS
+        }
+        wanted = [name for name in wanted if name not in RATING_MODELS]
+    size = data_size(con, feedback_events(con))
+    for name in wanted:
+        check_budget(
+            f"retraining {name} ({size.users:,} users, {size.items:,} items, {size.interactions:,} interactions)",
+            training_bytes(name, size, settings),
+            settings,
+            "lower max_model_items (CHATREC_MAX_MODEL_ITEMS)" if name in ITEM_ITEM_MODELS else "",
+        )
+    return wanted, skipped

@@ -136,6 +136,29 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(None, description="Dask scheduler address; None = LocalCluster")
     dask_workers: int | None = Field(None, ge=1, description="LocalCluster workers; None = sized to the machine")
 
+    # --- scale (see docs/benchmarks.md, bench.scale) --------------------------------------------
+    max_model_items: int | None = Field(
+        10_000,
+        ge=2,
+        description="item-item models (EASE, DLAE, SessionDLAE, ItemKNN) cover only the N most popular items: "
+        "their weights are N x N (10K items: ~2.8 GB while fitting); None = the whole catalogue",
+    )
+    eval_max_users: int | None = Field(
+        5_000,
+        ge=1,
+        description="users the promotion gate and the monitor's quality report evaluate (a seeded sample when "
+        "there are more); None = all",
+    )
+    memory_budget_mb: int | None = Field(
+        None,
+        ge=1,
+        description="memory a step may plan to use; a step whose estimate exceeds it fails before it starts "
+        "(nothing written). None = 80% of the machine's RAM",
+    )
+    score_chunk_users: int = Field(
+        5_000, ge=1, description="users the batch run scores, explains and writes per chunk (bounds its memory)"
+    )
+
     # --- recommendation sizes and seeds ----------------------------------------------------------
     top_k_candidates: int = Field(20, ge=1, description="first-stage candidates handed to the re-ranker")
     top_k_final: int = Field(5, ge=1, description="items recommended per user")

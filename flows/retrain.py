@@ -15,10 +15,9 @@ from prefect.artifacts import create_table_artifact
 
 from chatrec.logs import quiet_third_party
 from chatrec.progress import progress
-from chatrec.retrain import models_to_retrain
 from chatrec.settings import Settings
 from tasks.llm import finetune_llm_ranker
-from tasks.models import fit_llm_blend, retrain_one_model
+from tasks.models import fit_llm_blend, plan_retraining, retrain_one_model
 
 
 def leaderboard(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -37,8 +36,12 @@ def retrain_flow(models: list[str] | None = None) -> list[dict[str, Any]]:
     quiet_third_party()
     logger = get_run_logger()
     settings = Settings()
-    names = list(dict.fromkeys(models or models_to_retrain(settings)))
+    plan = plan_retraining(models)
+    names = plan["names"]
     outcomes: list[dict[str, Any]] = []
+    for name, note in plan["skipped"].items():  # what this data set cannot train (no ratings: no rating model)
+        logger.info(note)
+        outcomes.append({"name": name, "promoted": False, "metrics": {}, "reason": note})
     with progress("retrain", total=len(names), unit="models") as advance:
         for name in names:
             state = retrain_one_model(name, return_state=True)

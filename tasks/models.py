@@ -5,13 +5,25 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from prefect import task
+
 from chatrec.batch.recommend import recommend_batch, sample_recommendations
 from chatrec.data.frames import items_frame
 from chatrec.llm.pipeline import fit_blend, llm_enabled
 from chatrec.models.training import training_interactions
-from chatrec.retrain import retrain_model
+from chatrec.retrain import plan_retrain, retrain_model
 from chatrec.settings import Settings
 from tasks.warehouse import warehouse, writer_task
+
+
+@task(name="plan-retrain")
+def plan_retraining(models: list[str] | None = None) -> dict[str, Any]:
+    """Which models tonight's data can train, why the others are skipped; fails (nothing written)
+    when one would not fit the memory budget."""
+    settings = Settings()
+    with warehouse(settings) as con:
+        names, skipped = plan_retrain(con, settings, models)
+    return {"names": names, "skipped": skipped}
 
 
 @writer_task("retrain-model", task_run_name="retrain-{name}")

@@ -13,6 +13,8 @@ fails is marked `failed` with the error.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,10 +25,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from chatrec.data.frames import interactions_frame, items_frame
+from chatrec.data.frames import feedback_events, interactions_frame, items_frame
 from chatrec.explain.evidence import EvidenceIndex, template_explanation
 from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.pipeline import BlendRecord, fit_blend, latest_blend, llm_enabled, llm_rerank_and_explain, llm_users
+from chatrec.memory import check_budget, data_size, scoring_bytes
 from chatrec.models.base import Recommender
 from chatrec.models.training import load_model, production_model
 from chatrec.progress import progress
@@ -45,9 +48,6 @@ class RunSummary:
     llm_users: int = 0
     llm_metrics: dict[str, float] | None = None
     blend: str | None = None
-
-
-RECOMMEND_CHUNK_USERS = 512  # users per model.recommend call: bounds memory, feeds the progress bar
 
 
 def _now() -> datetime:
@@ -76,6 +76,13 @@ def recommend_batch(
     users = user_ids or [row[0] for row in con.execute("SELECT user_id FROM core.users ORDER BY user_id").fetchall()]
     if not users:
         raise ValueError("no users to recommend for")
+    size = data_size(con, feedback_events(con))
+    check_budget(
+        f"the batch run ({len(users):,} users, {size.items:,} items)",
+        scoring_bytes(size, settings),
+        settings,
+        "lower score_chunk_users (CHATREC_SCORE_CHUNK_USERS)",
+    )
     use_llm = llm_enabled(settings)
     blend_record: BlendRecord | None = None
     if use_llm:
@@ -119,82 +126,52 @@ def recommend_batch(
                 json.dumps(params),
             ],
         )
+    # each chunk's rows go to Parquet files here; one transaction then makes the whole run visible
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    parts = Path(tempfile.mkdtemp(prefix=f"{run_id}-", dir=settings.cache_dir))
     try:
-        parts = []
-        with progress("recommend", total=len(users), unit="users") as advance:
-            for start in range(0, len(users), RECOMMEND_CHUNK_USERS):
-                chunk = users[start : start + RECOMMEND_CHUNK_USERS]
-                parts.append(model.recommend(chunk, settings.top_k_candidates))
-                advance(len(chunk))
-        candidates = pl.concat(parts, how="vertical_relaxed")
-        final = candidates.filter(pl.col("rank") <= settings.top_k_final).with_columns(
-            pl.col("score").alias("stage1_score"), pl.lit(None, dtype=pl.Float64).alias("llm_score")
-        )
         interactions, items = interactions_frame(con), items_frame(con)
         index = EvidenceIndex(interactions, items)
         chosen = llm_users(con, users, settings.llm_users_per_run) if use_llm else []
-        explanations = []
         llm_metrics: dict[str, float] | None = None
         if chosen:
             assert backend is not None
+            # the LLM users first, together (the LLM batches prompts across users)
+            candidates = model.recommend(chosen, settings.top_k_candidates)
             output = llm_rerank_and_explain(
                 con, settings, candidates, index, interactions, items, chosen, blend_record, backend
             )
-            final = pl.concat([final.filter(~pl.col("user_id").is_in(chosen)), output.final.select(final.columns)])
-            final = final.sort("user_id", "rank")
             explanations = [
                 {"user_id": e.user_id, "item_id": e.item_id, "text": e.text,
                  "evidence": json.dumps(index.evidence(e.user_id, e.item_id).to_json()), "source": e.source,
                  "check_passed": e.check_passed, "check_failure": e.check_failure}
                 for e in output.explanations
             ]  # fmt: skip
+            final = output.final.select(RECOMMENDATION_COLUMNS).sort("user_id", "rank")
+            write_part(parts, 0, final, explanations_frame(final, explanations, index, "template_only"))
             llm_metrics = output.metrics
-        explained = {(e["user_id"], e["item_id"]) for e in explanations}
-        for user, item in final.select("user_id", "item_id").iter_rows():
-            if (user, item) in explained:
-                continue
-            evidence = index.evidence(user, item)
-            explanations.append(
-                {
-                    "user_id": user,
-                    "item_id": item,
-                    "text": template_explanation(evidence),
-                    "evidence": json.dumps(evidence.to_json()),
-                    "source": "template_only" if use_llm else "template",
-                    "check_passed": True,
-                    "check_failure": None,
-                }
-            )
-        explanation_frame = pl.DataFrame(explanations)
-        with transaction(con):
-            con.register("_final", final.to_arrow())
-            con.execute(
-                "INSERT INTO recs.recommendations (run_id, user_id, rank, item_id, score, stage1_score, llm_score)"
-                " SELECT ?, user_id, rank, item_id, score, stage1_score, llm_score FROM _final",
-                [run_id],
-            )
-            con.unregister("_final")
-            con.register("_explanations", explanation_frame.to_arrow())
-            con.execute(
-                "INSERT INTO recs.explanations (run_id, user_id, item_id, text, evidence, source, check_passed, check_failure)"
-                " SELECT ?, user_id, item_id, text, evidence, source, check_passed, check_failure FROM _explanations",
-                [run_id],
-            )
-            con.unregister("_explanations")
-            if llm_metrics:
-                con.executemany(
-                    "INSERT INTO monitoring.metrics (run_id, scope, subject, metric, value) VALUES (?, 'llm', ?, ?, ?)",
-                    [[run_id, run_id, name, value] for name, value in llm_metrics.items()],
-                )
-            con.execute("UPDATE recs.runs SET status = 'complete', finished_at = ? WHERE run_id = ?", [_now(), run_id])
+        served_by_llm = set(chosen)
+        rest = [u for u in users if u not in served_by_llm]
+        source = "template_only" if use_llm else "template"
+        # the other users in chunks: memory is bounded by one chunk's scores, whatever the user count
+        with progress("recommend", total=len(users), unit="users") as advance:
+            advance(len(chosen))
+            for number, start in enumerate(range(0, len(rest), settings.score_chunk_users), start=1):
+                chunk = rest[start : start + settings.score_chunk_users]
+                final, explained = score_chunk(model, index, chunk, settings, source)
+                write_part(parts, number, final, explained)
+                advance(len(chunk))
+        n_recommendations, n_explanations = publish_parts(con, run_id, parts, llm_metrics)
     except Exception as exc:
         con.execute(
             "UPDATE recs.runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?",
             [_now(), f"{type(exc).__name__}: {exc}", run_id],
         )
         raise
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
     return RunSummary(
-        run_id, model_id, len(users), final.height, explanation_frame.height, time.perf_counter() - started,
+        run_id, model_id, len(users), n_recommendations, n_explanations, time.perf_counter() - started,
         llm_users=len(chosen), llm_metrics=llm_metrics, blend=blend_record.verdict if blend_record else None,
     )  # fmt: skip
 
@@ -203,3 +180,72 @@ def sample_recommendations(con: duckdb.DuckDBPyConnection, run_id: str, n_users:
     """The run's recommendations for its first `n_users` users, with titles and explanations (for a glance)."""
     sql = (Path(__file__).parent / "queries" / "sample_recommendations.sql").read_text()
     return con.sql(sql, params={"run_id": run_id, "n_users": n_users}).pl().to_dicts()
+
+
+RECOMMENDATION_COLUMNS = ["user_id", "rank", "item_id", "score", "stage1_score", "llm_score"]
+
+
+def explanations_frame(
+    final: pl.DataFrame, explained: list[dict[str, Any]], index: EvidenceIndex, source: str
+) -> pl.DataFrame:
+    """`explained` plus a template explanation for every recommendation it does not cover."""
+    done = {(e["user_id"], e["item_id"]) for e in explained}
+    rows = list(explained)
+    for user, item in final.select("user_id", "item_id").iter_rows():
+        if (user, item) in done:
+            continue
+        evidence = index.evidence(user, item)
+        rows.append(
+            {"user_id": user, "item_id": item, "text": template_explanation(evidence),
+             "evidence": json.dumps(evidence.to_json()), "source": source, "check_passed": True,
+             "check_failure": None}
+        )  # fmt: skip
+    schema = {"user_id": pl.Utf8, "item_id": pl.Utf8, "text": pl.Utf8, "evidence": pl.Utf8, "source": pl.Utf8,
+              "check_passed": pl.Boolean, "check_failure": pl.Utf8}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
+def score_chunk(
+    model: Recommender, index: EvidenceIndex, users: list[str], settings: Settings, source: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """First-stage top-k and template explanations for one chunk of users (no warehouse access: it
+    runs in this process or on a Dask worker)."""
+    candidates = model.recommend(users, settings.top_k_candidates)
+    final = candidates.filter(pl.col("rank") <= settings.top_k_final).with_columns(
+        pl.col("score").alias("stage1_score"), pl.lit(None, dtype=pl.Float64).alias("llm_score")
+    )
+    return final.select(RECOMMENDATION_COLUMNS), explanations_frame(final, [], index, source)
+
+
+def write_part(parts: Path, number: int, final: pl.DataFrame, explanations: pl.DataFrame) -> None:
+    final.write_parquet(parts / f"recommendations-{number:06d}.parquet")
+    explanations.write_parquet(parts / f"explanations-{number:06d}.parquet")
+
+
+def publish_parts(
+    con: duckdb.DuckDBPyConnection, run_id: str, parts: Path, llm_metrics: dict[str, float] | None
+) -> tuple[int, int]:
+    """Every chunk's Parquet files into the run's tables and the run marked complete, in ONE transaction:
+    readers see the whole run or none of it."""
+    counts = []
+    with transaction(con):
+        for table, columns in (
+            ("recommendations", "user_id, rank, item_id, score, stage1_score, llm_score"),
+            ("explanations", "user_id, item_id, text, evidence, source, check_passed, check_failure"),
+        ):
+            files = sorted(str(p) for p in parts.glob(f"{table}-*.parquet"))
+            before = con.execute(f"SELECT count(*) FROM recs.{table} WHERE run_id = ?", [run_id]).fetchall()[0][0]
+            if files:
+                con.execute(
+                    f"INSERT INTO recs.{table} (run_id, {columns}) SELECT ?, {columns} FROM read_parquet(?)",
+                    [run_id, files],
+                )
+            after = con.execute(f"SELECT count(*) FROM recs.{table} WHERE run_id = ?", [run_id]).fetchall()[0][0]
+            counts.append(int(after - before))
+        if llm_metrics:
+            con.executemany(
+                "INSERT INTO monitoring.metrics (run_id, scope, subject, metric, value) VALUES (?, 'llm', ?, ?, ?)",
+                [[run_id, run_id, name, value] for name, value in llm_metrics.items()],
+            )
+        con.execute("UPDATE recs.runs SET status = 'complete', finished_at = ? WHERE run_id = ?", [_now(), run_id])
+    return counts[0], counts[1]

@@ -190,11 +190,11 @@ class ChatSession:
         anchors = state.seeds + state.liked
         if anchors:
             rows = [self.position[a] for a in anchors]
-            co_similarity = self.index.similarity[rows].mean(axis=0)
+            co_similarity = self.index.similarity_rows(rows).mean(axis=0)
             text = np.mean([self._text_similarity(self.titles[a]) for a in anchors[-3:]], axis=0)
             scores += SEED_WEIGHT * _zscore(co_similarity + 0.5 * text)
         if state.disliked:
-            scores -= 0.5 * _zscore(self.index.similarity[[self.position[d] for d in state.disliked]].mean(axis=0))
+            scores -= 0.5 * _zscore(self.index.similarity_rows([self.position[d] for d in state.disliked]).mean(axis=0))
         if state.queries:
             scores += QUERY_WEIGHT * _zscore(self._text_similarity(". ".join(state.queries[-2:])))
         if state.mood:
@@ -260,7 +260,7 @@ class ChatSession:
             if evidence.similar_history or evidence.shared_genres:
                 reasons.append(template_explanation(evidence).removeprefix("Recommended because ").rstrip("."))
         for anchor in (self.state.seeds + self.state.liked)[-2:]:
-            both = int(self.index.co_likes[self.position[anchor], index])
+            both = self.index.co_likers(self.position[anchor], index)
             if both:
                 reasons.append(f"{both} people who liked {self.titles[anchor]} also liked it")
         genres = [g for g in self.genres[index] if g in self.state.prefer_genres]

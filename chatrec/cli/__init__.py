@@ -15,6 +15,7 @@ from chatrec.cli import (
     config_cmd,
     dashboards_cmd,
     evaluate_cmd,
+    generate_cmd,
     ingest_cmd,
     llm_cmd,
     run_cmd,
@@ -45,6 +46,7 @@ app.add_typer(warehouse_cmd.app, name="warehouse")
 app.add_typer(ingest_cmd.app, name="ingest")
 app.add_typer(llm_cmd.app, name="llm")
 app.add_typer(dashboards_cmd.app, name="dashboards")
+app.add_typer(generate_cmd.app, name="generate")
 app.command("sql")(sql_cmd.sql)
 app.command("run")(run_cmd.run)
 app.command("evaluate")(evaluate_cmd.evaluate)

@@ -11,16 +11,32 @@ def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] |
     return con.sql(sql, params=params).pl()
 
 
+def has_ratings(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds explicit ratings (else it is implicit feedback only: clicks, purchases)."""
+    return bool(con.execute("SELECT count(*) > 0 FROM core.interactions WHERE event = 'rating'").fetchall()[0][0])
+
+
+def feedback_events(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The events models learn from: ratings when the data has any (implicit extras such as MovieLens
+    tags stay out, as before), else every implicit event there is (a click log has no ratings)."""
+    if has_ratings(con):
+        return ("rating",)
+    rows = con.execute("SELECT DISTINCT event FROM core.interactions ORDER BY event").fetchall()
+    return tuple(row[0] for row in rows) or ("rating",)
+
+
 def interactions_frame(
     con: duckdb.DuckDBPyConnection,
     *,
     start: str | None = None,
     end: str | None = None,
-    events: tuple[str, ...] = ("rating",),
+    events: tuple[str, ...] | None = None,
 ) -> pl.DataFrame:
-    """core.interactions (user_id, item_id, rating, event, ts) in [start, end), sorted by time."""
+    """core.interactions (user_id, item_id, rating, event, ts) in [start, end), sorted by time.
+
+    `events` None = `feedback_events` (ratings, or every implicit event when there are no ratings)."""
     clauses = ["list_contains(?, event)"]
-    params: list[object] = [list(events)]
+    params: list[object] = [list(events or feedback_events(con))]
     if start is not None:
         clauses.append("ts >= CAST(? AS TIMESTAMP)")
         params.append(start)

@@ -93,7 +93,7 @@ def _fmt(values: Iterable[float]) -> str:
 def number_claim_failure(masked: str, evidence: Evidence) -> str | None:
     """The first number of `masked` (titles already masked) the evidence does not hold in its role."""
     text = _SCALE_PHRASE.sub("the rating", read_number_words(masked))
-    ratings = {float(h["rating"]) for h in evidence.similar_history}
+    ratings = {float(h["rating"]) for h in evidence.similar_history if h["rating"] is not None}
     co_likers = {int(h["co_likers"]) for h in evidence.similar_history}
     share = round(evidence.favourite_genre_share * 100) if evidence.shared_genres else None
     for vague in _VAGUE_COUNTS.finditer(text):

@@ -16,6 +16,7 @@ import polars as pl
 import scipy.sparse as sp
 
 LIKED_RATING = 4.0
+MAX_CACHED_ROWS = 20_000  # similarity rows kept per run (float32: 60K items -> 240 KB each)
 
 
 @dataclass
@@ -31,7 +32,12 @@ class Evidence:
 
 
 class EvidenceIndex:
-    """Item-item similarity and co-likes over the training interactions, built once per run."""
+    """Item-item co-occurrence and co-likes over the training interactions, built once per run.
+
+    Sparse throughout: an items x items similarity would be 28 GB at 60K items. Rows of it are
+    computed on demand (one sparse product per target item) and cached, so a batch run pays once
+    per distinct recommended item. Implicit data (no ratings) counts every interaction as liked.
+    """
 
     def __init__(self, interactions: pl.DataFrame, items: pl.DataFrame) -> None:
         self.item_ids = items["item_id"].to_list()
@@ -40,27 +46,55 @@ class EvidenceIndex:
         self.genres = {
             row["item_id"]: list(row["genres"] or []) for row in items.select("item_id", "genres").iter_rows(named=True)
         }
+        self.rated = interactions.height > 0 and interactions["rating"].null_count() < interactions.height
         users = interactions["user_id"].unique().sort().to_list()
         user_position = {u: n for n, u in enumerate(users)}
         rows = np.fromiter((user_position[u] for u in interactions["user_id"]), dtype=np.int64)
         cols = np.fromiter((self.position.get(i, -1) for i in interactions["item_id"]), dtype=np.int64)
         keep = cols >= 0
-        seen = sp.csr_matrix((np.ones(keep.sum()), (rows[keep], cols[keep])), shape=(len(users), len(self.item_ids)))
+        shape = (len(users), len(self.item_ids))
+        seen = sp.csr_matrix((np.ones(keep.sum(), dtype=np.float32), (rows[keep], cols[keep])), shape=shape)
+        seen.data[:] = 1.0  # a repeated (user, item) event counts once
         liked_mask = (interactions["rating"].fill_null(LIKED_RATING).to_numpy() >= LIKED_RATING)[keep]
         liked = sp.csr_matrix(
-            (np.ones(liked_mask.sum()), (rows[keep][liked_mask], cols[keep][liked_mask])), shape=seen.shape
+            (np.ones(liked_mask.sum(), dtype=np.float32), (rows[keep][liked_mask], cols[keep][liked_mask])),
+            shape=shape,
         )
-        co = (seen.T @ seen).toarray()
-        norms = np.sqrt(np.diag(co))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.similarity = np.nan_to_num(co / (norms[:, None] * norms[None, :]))
-        np.fill_diagonal(self.similarity, 0.0)
-        self.co_likes = (liked.T @ liked).toarray()
+        liked.data[:] = 1.0
+        self._seen, self._seen_csc = seen, seen.tocsc()
+        self._liked, self._liked_csc = liked, liked.tocsc()
+        self._norms = np.sqrt(np.asarray(seen.sum(axis=0)).ravel())
+        self._similarity_rows: dict[int, np.ndarray] = {}
+        self._co_like_rows: dict[int, np.ndarray] = {}
         history = interactions.filter(pl.col("rating").fill_null(LIKED_RATING) >= LIKED_RATING)
         self.liked_history = {
-            user: list(zip(group["item_id"].to_list(), group["rating"].fill_null(LIKED_RATING).to_list(), strict=True))
+            user: list(zip(group["item_id"].to_list(), group["rating"].to_list(), strict=True))
             for (user,), group in history.group_by("user_id")
         }
+
+    def similarity_row(self, target: int) -> np.ndarray:
+        """Cosine similarity of item `target` to every item (who interacted with both), itself 0."""
+        row = self._similarity_rows.get(target)
+        if row is None:
+            co = np.asarray((self._seen_csc[:, target].T @ self._seen).todense()).ravel()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                row = np.nan_to_num(co / (self._norms[target] * self._norms)).astype(np.float32)
+            row[target] = 0.0
+            if len(self._similarity_rows) < MAX_CACHED_ROWS:
+                self._similarity_rows[target] = row
+        return row
+
+    def similarity_rows(self, targets: list[int]) -> np.ndarray:
+        return np.vstack([self.similarity_row(t) for t in targets])
+
+    def co_likers(self, first: int, second: int) -> int:
+        """How many users liked both items."""
+        row = self._co_like_rows.get(first)
+        if row is None:
+            row = np.asarray((self._liked_csc[:, first].T @ self._liked).todense()).ravel()
+            if len(self._co_like_rows) < MAX_CACHED_ROWS:
+                self._co_like_rows[first] = row
+        return int(row[second])
 
     def evidence(self, user_id: str, item_id: str, *, max_history: int = 2) -> Evidence:
         result = Evidence(item_id, self.titles.get(item_id, item_id))
@@ -68,20 +102,22 @@ class EvidenceIndex:
         liked = self.liked_history.get(user_id, [])
         if target is None or not liked:
             return result
+        similarity = self.similarity_row(target)
         scored = sorted(
-            ((self.similarity[target, self.position[i]], i, r) for i, r in liked if i in self.position),
+            ((similarity[self.position[i]], i, r) for i, r in liked if i in self.position),
+            key=lambda entry: entry[0],
             reverse=True,
         )
-        for similarity, history_item, rating in scored[:max_history]:
-            if similarity <= 0:
+        for score, history_item, rating in scored[:max_history]:
+            if score <= 0:
                 break
             result.similar_history.append(
                 {
                     "item_id": history_item,
                     "title": self.titles[history_item],
-                    "rating": float(rating),
-                    "similarity": round(float(similarity), 4),
-                    "co_likers": int(self.co_likes[target, self.position[history_item]]),
+                    "rating": None if rating is None else float(rating),
+                    "similarity": round(float(score), 4),
+                    "co_likers": self.co_likers(target, self.position[history_item]),
                 }
             )
         favourite_genres: dict[str, int] = {}
@@ -100,7 +136,10 @@ def template_explanation(evidence: Evidence) -> str:
     """One sentence that states the evidence and nothing else."""
     parts = []
     if evidence.similar_history:
-        titles = " and ".join(f"{h['title']} (you rated it {h['rating']:g})" for h in evidence.similar_history)
+        titles = " and ".join(
+            f"{h['title']} (you rated it {h['rating']:g})" if h["rating"] is not None else h["title"]
+            for h in evidence.similar_history
+        )
         co_likers = max(h["co_likers"] for h in evidence.similar_history)
         parts.append(f"you liked {titles}, and {co_likers} people who liked them also liked {evidence.title}")
     if evidence.shared_genres:

@@ -19,8 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
+from chatrec.data.frames import feedback_events
 from chatrec.logs import quiet_third_party
 from chatrec.settings import Settings
 from chatrec.warehouse import transaction
@@ -43,12 +45,24 @@ def taste_rows(history: pd.DataFrame) -> pd.DataFrame:
     """One partition of users -> top genres, recent item sequence and a taste summary per user."""
     rows = []
     for user_id, group in history.groupby("user_id", sort=False):
-        liked = group[group["rating"] >= LIKED]
-        genres = Counter(g for gs in liked["genres"] for g in (gs if gs is not None else []) if g != "unknown")
+        rated = group["rating"].notna().any()
+        # implicit feedback (no ratings): every interaction counts as liked
+        liked = group[group["rating"] >= LIKED] if rated else group
+        genres = Counter(
+            g
+            for gs in liked["genres"]
+            for g in (gs if isinstance(gs, list | tuple | np.ndarray) else [])
+            if g != "unknown"
+        )
         top = [g for g, _ in genres.most_common(3)]
         favourites = liked.sort_values(["rating", "ts"], ascending=[False, False])["title"].head(3).tolist()
-        summary = (
+        activity = (
             f"Rated {len(group)} films (mean {group['rating'].mean():.1f}). "
+            if rated
+            else f"Interacted with {len(group)} items. "
+        )
+        summary = (
+            activity
             + (f"Favourite genres: {', '.join(top)}. " if top else "")
             + (f"Loved: {'; '.join(favourites)}." if favourites else "")
         ).strip()
@@ -83,7 +97,8 @@ def dask_client(settings: Settings):
 
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     row = con.execute(
-        "SELECT count(*), max(load_id), max(ts) FROM core.interactions WHERE event = 'rating'"
+        "SELECT count(*), max(load_id), max(ts) FROM core.interactions WHERE list_contains(?, event)",
+        [list(feedback_events(con))],
     ).fetchall()[0]
     items = con.execute("SELECT count(*), max(load_id) FROM core.items").fetchall()[0]
     return hashlib.sha256(repr((row, items)).encode()).hexdigest()
@@ -100,11 +115,12 @@ def extract_features(con: duckdb.DuckDBPyConnection, settings: Settings, *, use_
     if existing:
         run_id, n_users, n_items, workers, seconds = existing[0]
         return FeatureRun(run_id, True, n_users, n_items, workers or 0, seconds)
-    users = con.sql((QUERIES / "user_aggregates.sql").read_text()).df()
-    items = con.sql((QUERIES / "item_aggregates.sql").read_text()).df()
-    history = con.sql((QUERIES / "user_histories.sql").read_text()).df()
+    events = {"events": list(feedback_events(con))}
+    users = con.execute((QUERIES / "user_aggregates.sql").read_text(), events).df()
+    items = con.execute((QUERIES / "item_aggregates.sql").read_text(), events).df()
+    history = con.execute((QUERIES / "user_histories.sql").read_text(), events).df()
     if users.empty:
-        raise ValueError("core.interactions has no ratings: ingest data before extracting features")
+        raise ValueError("core.interactions is empty: ingest data before extracting features")
     workers = 0
     if use_dask:
         import dask

@@ -51,10 +51,12 @@ def evidence_facts(evidence: Evidence) -> list[str]:
     """The evidence as short statements for the prompt (and nothing the template could not say)."""
     facts = []
     for history in evidence.similar_history:
-        facts.append(
-            f'The user rated "{history["title"]}" {history["rating"]:g}/5; {history["co_likers"]} people who '
-            f'liked it also liked "{evidence.title}".'
+        did = (
+            f'rated "{history["title"]}" {history["rating"]:g}/5'
+            if history["rating"] is not None
+            else f'chose "{history["title"]}"'  # implicit feedback: no rating to quote
         )
+        facts.append(f'The user {did}; {history["co_likers"]} people who liked it also liked "{evidence.title}".')
     if evidence.shared_genres:
         facts.append(
             f'"{evidence.title}" is {", ".join(evidence.shared_genres)}, genres of '
@@ -174,7 +176,11 @@ def _rating_claims_ok(text: str, evidence: Evidence) -> str | None:
         if claimed in recommended:
             return f'claims the user rated the recommended "{evidence.title}"'
         for history in evidence.similar_history:
-            if claimed in forms(history["title"]) and abs(history["rating"] - float(claim["rating"])) > 1e-9:
+            if claimed not in forms(history["title"]):
+                continue
+            if history["rating"] is None:
+                return f'claims a rating for "{claim["title"]}"; the user gave none (implicit feedback)'
+            if abs(history["rating"] - float(claim["rating"])) > 1e-9:
                 return (
                     f'claims a rating of {claim["rating"]} for "{claim["title"]}"; the user gave {history["rating"]:g}'
                 )

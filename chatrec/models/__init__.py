@@ -31,6 +31,8 @@ CANDIDATE_MODELS: dict[str, type[Recommender]] = {
 }
 RATING_MODELS: dict[str, type[RatingPredictor]] = {m.name: m for m in (BiasedMF, BayesianMF)}
 TEXT_MODELS = {SASRec.name, TextKNN.name}
+# models with an items x items part, capped to settings.max_model_items
+ITEM_ITEM_MODELS = {ItemKNN.name, EASE.name, DLAE.name, SessionDLAE.name}
 
 
 def make_model(name: str, settings: Settings | None = None, **params: Any) -> Recommender | RatingPredictor:
@@ -43,7 +45,9 @@ def make_model(name: str, settings: Settings | None = None, **params: Any) -> Re
         # text-aware models embed item text with the configured model, cached under cache_dir
         params.setdefault("embedding_model", settings.embedding_model)
         params.setdefault("embedding_cache_dir", settings.cache_dir / "embeddings")
+    if name in ITEM_ITEM_MODELS:
+        params.setdefault("max_items", settings.max_model_items)
     return registry[name](device=settings.torch_device(), seed=settings.seed, **params)
 
 
-__all__ = ["CANDIDATE_MODELS", "RATING_MODELS", "RatingPredictor", "Recommender", "make_model"]
+__all__ = ["CANDIDATE_MODELS", "ITEM_ITEM_MODELS", "RATING_MODELS", "RatingPredictor", "Recommender", "make_model"]

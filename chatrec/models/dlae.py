@@ -29,6 +29,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from chatrec.models.base import TrainingData
@@ -48,10 +49,10 @@ class DLAE(LinearItemAutoencoder):
         self.dropout = dropout
 
     def params(self) -> dict[str, Any]:
-        return {"l2": self.l2, "dropout": self.dropout, "weighting": self.weighting}
+        return {"l2": self.l2, "dropout": self.dropout, "weighting": self.weighting, "max_items": self.max_items}
 
-    def _gram(self, data: TrainingData, x: torch.Tensor) -> torch.Tensor:
-        return x.T @ x
+    def _gram(self, data: TrainingData, x: sp.csr_matrix) -> torch.Tensor:
+        return self._gram_dense(x)
 
     def _fit(self, data: TrainingData) -> None:
         x = self._input(data)
@@ -62,7 +63,6 @@ class DLAE(LinearItemAutoencoder):
         # solvable (their weights come out zero either way)
         regularised += 1e-8 * torch.eye(gram.shape[0], dtype=gram.dtype, device=self.device)
         self.weights = torch.linalg.solve(regularised, gram).float()
-        self.user_items = x.float()
 
 
 class SessionDLAE(DLAE):
@@ -80,22 +80,36 @@ class SessionDLAE(DLAE):
     def params(self) -> dict[str, Any]:
         return {**super().params(), "session_seconds": self.session_seconds, "session_weight": self.session_weight}
 
-    def _gram(self, data: TrainingData, x: torch.Tensor) -> torch.Tensor:
+    def _gram(self, data: TrainingData, x: sp.csr_matrix) -> torch.Tensor:
         gram = super()._gram(data, x)
         if self.session_weight > 0:
-            gram += self.session_weight * session_gram(data, x, self.session_seconds)
+            gram += self.session_weight * session_gram(
+                data, x, self.session_seconds, kept=self.kept, device=gram.device
+            )
         return gram
 
 
-def session_gram(data: TrainingData, x: torch.Tensor, seconds: float) -> torch.Tensor:
-    """sum over users and their interaction pairs of x_ui * x_uj * exp(-|t_ui - t_uj| / seconds)."""
+def session_gram(
+    data: TrainingData,
+    x: sp.csr_matrix,
+    seconds: float,
+    *,
+    kept: np.ndarray | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """sum over users and their interaction pairs of x_ui * x_uj * exp(-|t_ui - t_uj| / seconds),
+    over the kept items (x's columns; None = every item)."""
     n_items = x.shape[1]
-    gram = torch.zeros(n_items * n_items, dtype=x.dtype, device=x.device)
-    order = np.argsort(data.user_rows, kind="stable")
-    users, items = data.user_rows[order], data.item_rows[order]
-    times = torch.as_tensor(data.timestamps[order].astype(np.float64), dtype=x.dtype, device=x.device)
-    values = x[torch.as_tensor(users, device=x.device), torch.as_tensor(items, device=x.device)]
-    items_t = torch.as_tensor(items, device=x.device)
+    kept = np.arange(len(data.items)) if kept is None else kept
+    column = np.full(len(data.items), -1, dtype=np.int64)
+    column[kept] = np.arange(len(kept))
+    in_cap = column[data.item_rows] >= 0
+    order = np.argsort(data.user_rows[in_cap], kind="stable")
+    users, items = data.user_rows[in_cap][order], column[data.item_rows[in_cap]][order]
+    gram = torch.zeros(n_items * n_items, dtype=torch.float64, device=device)
+    times = torch.as_tensor(data.timestamps[in_cap][order].astype(np.float64), dtype=torch.float64, device=device)
+    values = torch.as_tensor(np.asarray(x[users, items]).ravel(), dtype=torch.float64, device=device)
+    items_t = torch.as_tensor(items, device=device)
     starts = np.r_[0, np.flatnonzero(np.diff(users)) + 1, len(users)]
     for start, stop in pairwise(starts.tolist()):
         t, v, i = times[start:stop], values[start:stop], items_t[start:stop]

@@ -10,7 +10,7 @@ drifted; it fails the monitor only with `drift_alarm` on (alarms are in chatrec/
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import pandas as pd
@@ -21,6 +21,8 @@ from evidently.presets import DataDriftPreset, DataSummaryPreset
 from chatrec.monitoring.reports import ReportArtifact, finite, frame, report_id, save_snapshot
 from chatrec.monitoring.windows import Windows
 from chatrec.settings import Settings
+
+UNKNOWN = "unknown"  # what the drift queries put where an attribute is missing
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,29 @@ DATASETS = (
         "interacted items",
     ),
 )
+
+
+def has_values(column: pd.Series) -> bool:
+    """Whether a column carries information: some value that is neither null nor the queries' 'unknown'
+    placeholder (a data set without user attributes or genres yields only nulls / 'unknown')."""
+    present = column.dropna()
+    return bool(len(present)) and not (present.astype(str) == UNKNOWN).all()
+
+
+def comparable_columns(
+    dataset: DriftDataset, reference: pd.DataFrame, current: pd.DataFrame
+) -> tuple[DriftDataset, list[str]]:
+    """`dataset` narrowed to the columns with values on both sides, and the names left out.
+
+    Why: Evidently refuses an empty column ('An empty column ... was provided for drift calculation'),
+    and most real data sets lack some of what MovieLens 100K has (user age, ratings, genres)."""
+
+    def keep(names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(c for c in names if has_values(reference[c]) and has_values(current[c]))
+
+    numerical, categorical = keep(dataset.numerical), keep(dataset.categorical)
+    missing = [c for c in (*dataset.numerical, *dataset.categorical) if c not in (*numerical, *categorical)]
+    return replace(dataset, numerical=numerical, categorical=categorical), missing
 
 
 def drift_columns(snapshot: Snapshot) -> list[dict[str, object]]:
@@ -112,6 +137,15 @@ def drift_reports(
         if reference.empty or current.empty:
             empty = "reference" if reference.empty else "current"
             notes.append(f"data drift {dataset.name}: no {dataset.unit} in the {empty} window, not compared")
+            continue
+        dataset, missing = comparable_columns(dataset, reference, current)
+        if missing:
+            notes.append(
+                f"data drift {dataset.name}: {', '.join(missing)} not compared (no values in the reference "
+                "or current window: the data set does not have them)"
+            )
+        if not dataset.numerical and not dataset.categorical:
+            notes.append(f"data drift {dataset.name}: no column with values on both sides, not compared")
             continue
         snapshot, columns = run_drift_report(reference, current, dataset, threshold)
         drifted = [c["column_name"] for c in columns if c["drifted"]]

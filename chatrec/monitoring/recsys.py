@@ -28,6 +28,7 @@ from evidently.core.report import Snapshot
 from evidently.presets import RecsysPreset
 
 from chatrec.data.frames import interactions_frame, items_frame, query_frame
+from chatrec.evaluation.sampling import sample_users
 from chatrec.evaluation.splitting import temporal_split
 from chatrec.models import make_model
 from chatrec.models.base import Recommender
@@ -113,6 +114,14 @@ def evaluation_frame(recommended: pl.DataFrame, relevant: pl.DataFrame, k: int) 
     return pl.concat([served, missed]).sort("user_id", "prediction", descending=[False, True])
 
 
+def sampled(relevant: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The rows of at most `eval_max_users` users (a seeded sample): the report's cost stays bounded."""
+    users = sample_users(
+        relevant.get_column("user_id").unique().sort().to_list(), settings.eval_max_users, settings.seed
+    )
+    return relevant.filter(pl.col("user_id").is_in(users))
+
+
 def run_row(con: duckdb.DuckDBPyConnection, name: str, run_id: str | None) -> dict[str, Any] | None:
     rows = frame(con, name, {"run_id": run_id}).to_dicts()
     return rows[0] if rows else None
@@ -146,6 +155,7 @@ def evaluate_run(
     else:
         source = "temporal_holdout"
         train, relevant = temporal_split(window, HOLDOUT_RATIO)
+        relevant = sampled(relevant, settings)
         model = make_model(run["model_name"], settings, **json.loads(run["model_params"] or "{}"))
         assert isinstance(model, Recommender), f"{run['model_id']} is not a candidate recommender"
         model.fit(train, items_frame(con))
@@ -155,7 +165,7 @@ def evaluate_run(
             f"same parameters) refit on the first {1 - HOLDOUT_RATIO:.0%} of that window ({train.height} "
             f"interactions) and scored on the last {HOLDOUT_RATIO:.0%} ({relevant.height}, temporal holdout)"
         )
-    rows = evaluation_frame(recommended, relevant, k)
+    rows = evaluation_frame(recommended, sampled(relevant, settings), k)
     prefixed = pl.concat_str(pl.lit("i"), pl.col("item_id")).alias("item_id")  # see item_genres
     current = rows.with_columns(prefixed).join(genres, on="item_id", how="left").fill_null(0.0)
     train_rows = train.select("user_id", prefixed).join(genres, on="item_id", how="left").fill_null(0.0)
@@ -181,7 +191,8 @@ def recsys_snapshot(current: Evaluation, previous: Evaluation | None, genre_colu
     if previous is not None:
         reference = Dataset.from_pandas(previous.current, data_definition=scored)
         additional["reference_train_data"] = Dataset.from_pandas(previous.train, data_definition=trained)
-    report = Report([RecsysPreset(k=current.k, item_features=genre_columns)])
+    # no genres in the data: diversity and serendipity need item features, so the preset skips them
+    report = Report([RecsysPreset(k=current.k, item_features=genre_columns or None)])
     return report.run(
         Dataset.from_pandas(current.current, data_definition=scored),
         reference,
@@ -255,6 +266,8 @@ def recsys_report(con: duckdb.DuckDBPyConnection, settings: Settings, run: dict[
     else:
         ndcg = now.get(f"ndcg_at_{current.k}")
         reason = f"recsys quality: NDCG@{current.k} {ndcg if ndcg is None else round(ndcg, 4)}, {compared}, no drop beyond {settings.quality_drop_tolerance:.0%}"
+    if not genre_columns:
+        reason += "; diversity and serendipity not computed (the items have no genres)"
     key = {
         **now,
         "k": current.k,

@@ -26,8 +26,8 @@ class TestItemKNN(RecommenderContract):
     def test_similarity_is_pruned_and_has_no_self_loops(self, ml_slice) -> None:
         model = self.fitted(ml_slice)
         similarity = model.item_similarity()
-        assert float(similarity.diagonal().abs().max()) == 0.0
-        assert int((similarity != 0).sum(0).max()) <= 50
+        assert float(np.abs(similarity.diagonal()).max()) == 0.0
+        assert int(similarity.getnnz(axis=0).max()) <= 50
 
 
 class TestEASE(RecommenderContract):

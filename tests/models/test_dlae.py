@@ -3,6 +3,7 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+import scipy.sparse as sp
 import torch
 
 from chatrec.models import CANDIDATE_MODELS, make_model
@@ -71,7 +72,7 @@ def test_session_gram_weights_pairs_by_time_apart() -> None:
         }
     ).with_columns(pl.from_epoch("ts", time_unit="s"))
     data = build_training_data(frame)
-    x = torch.as_tensor(data.binary.toarray(), dtype=torch.float64)
+    x = sp.csr_matrix(data.binary, dtype=np.float64)
     gram = session_gram(data, x, seconds=3600.0).numpy()
     one, two, three = data.items.rows(["1", "2", "3"])
     assert gram[one, two] == pytest.approx(math.exp(-1.0) + 1.0)  # a's pair, an hour apart, plus b's

@@ -5,5 +5,5 @@ SELECT user_id,
        min(ts) AS first_ts,
        max(ts) AS last_ts
 FROM core.interactions
-WHERE event = 'rating'
+WHERE list_contains($events, event)
 GROUP BY user_id

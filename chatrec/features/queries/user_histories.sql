@@ -3,5 +3,5 @@
 SELECT x.user_id, x.item_id, x.rating, x.ts, i.title, i.genres
 FROM core.interactions x
 JOIN core.items i USING (item_id)
-WHERE x.event = 'rating'
+WHERE list_contains($events, x.event)
 ORDER BY x.user_id, x.ts DESC, x.item_id

@@ -1,0 +1,139 @@
+"""Scale guards: the catalogue cap of item-item models, seeded evaluation samples, the memory budget,
+chunked batch runs and the synthetic generator, all at small size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from chatrec.batch.recommend import recommend_batch
+from chatrec.data.ingest import ingest_table
+from chatrec.data.synthetic import SyntheticSpec, generate, write_parquet
+from chatrec.evaluation.sampling import sample_users
+from chatrec.memory import MemoryBudgetExceeded
+from chatrec.models.dlae import DLAE, SessionDLAE
+from chatrec.models.ease import EASE
+from chatrec.models.itemknn import ItemKNN
+from chatrec.retrain import retrain
+from chatrec.settings import Settings
+
+SPEC = SyntheticSpec(users=200, items=150, interactions=3_000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> pl.DataFrame:
+    frame = pl.from_arrow(pa.concat_tables(list(generate(SPEC))))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.with_columns(pl.from_epoch("ts").alias("ts"))
+
+
+def count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return int(con.execute(sql).fetchall()[0][0])
+
+
+def test_generator_is_deterministic_shaped_and_exact_in_size() -> None:
+    first = pa.concat_tables(list(generate(SPEC)))
+    again = pa.concat_tables(list(generate(SPEC)))
+    assert first.equals(again)
+    frame = pl.from_arrow(first)
+    assert isinstance(frame, pl.DataFrame)
+    assert frame.height == SPEC.interactions
+    assert frame.select(pl.struct("user_id", "item_id").n_unique()).item() == frame.height  # no repeated pair
+    per_item = frame.group_by("item_id").len().get_column("len").sort(descending=True).to_numpy()
+    assert per_item[:15].sum() > 0.25 * frame.height  # Zipf head: 10% of items carry > 25% (uniform: 10%)
+    per_user = frame.group_by("user_id").len().get_column("len")
+    assert per_user.min() >= 1 and per_user.max() > 5 * per_user.median()  # log-normal: a long tail of heavy users
+    assert set(frame.get_column("rating").unique().to_list()) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    other = pa.concat_tables(list(generate(SyntheticSpec(users=200, items=150, interactions=3_000, seed=6))))
+    assert not first.equals(other)
+
+
+def test_generated_parquet_loads_with_the_printed_mapping(warehouse: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    written = write_parquet(SyntheticSpec(users=50, items=40, interactions=400, seed=1, chunk_users=16), tmp_path)
+    assert pa.parquet.ParquetFile(written.interactions_path).num_row_groups == 4  # one per user chunk
+    summary = ingest_table(warehouse, written.interactions_path, written.mapping)
+    assert summary.balanced and summary.rows_quarantined == 0
+    assert count(warehouse, "SELECT count(*) FROM core.interactions") == 400
+    assert count(warehouse, "SELECT count(*) FROM core.items WHERE genres IS NOT NULL AND len(genres) > 0") > 0
+
+
+@pytest.mark.parametrize("model_class", [EASE, DLAE, SessionDLAE, ItemKNN])
+def test_a_cap_that_does_not_bind_changes_nothing(model_class, synthetic: pl.DataFrame) -> None:
+    users = synthetic.get_column("user_id").unique().sort().head(40).to_list()
+    uncapped = model_class().fit(synthetic).recommend(users, 10)
+    capped = model_class(max_items=SPEC.items).fit(synthetic).recommend(users, 10)
+    assert uncapped.select("user_id", "item_id").equals(capped.select("user_id", "item_id"))
+
+
+@pytest.mark.parametrize("model_class", [EASE, DLAE, SessionDLAE, ItemKNN])
+def test_a_binding_cap_keeps_the_most_popular_items_only(model_class, synthetic: pl.DataFrame) -> None:
+    model = model_class(max_items=30).fit(synthetic)
+    popular = synthetic.group_by("item_id").len().sort(["len", "item_id"], descending=[True, False])
+    assert len(model.kept) == 30
+    kept_ids = set(model.fitted.items.ids[model.kept].tolist())
+    assert kept_ids <= set(popular.get_column("item_id").head(40).to_list())
+    weights = model.similarity if model_class is ItemKNN else model.weights
+    assert weights.shape == (30, 30)
+    # light users (<= 10 interactions) have >= 20 unseen kept items: all 5 picks must come from those
+    light = synthetic.group_by("user_id").len().filter(pl.col("len") <= 10).get_column("user_id").to_list()
+    recommended = model.recommend(light, 5)
+    assert recommended.height == 5 * len(light) > 0
+    assert set(recommended.get_column("item_id").to_list()) <= kept_ids
+
+
+def test_user_samples_are_seeded_and_only_taken_when_needed() -> None:
+    users = [str(u) for u in range(100)]
+    assert sample_users(users, None, 1) == users and sample_users(users, 100, 1) == users
+    sample = sample_users(users, 10, 1)
+    assert len(sample) == 10 and sample == sample_users(users, 10, 1) and sample != sample_users(users, 10, 2)
+
+
+@pytest.fixture
+def synthetic_warehouse(warehouse: duckdb.DuckDBPyConnection, tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    written = write_parquet(SyntheticSpec(users=120, items=80, interactions=1_500, seed=3), tmp_path / "data")
+    ingest_table(warehouse, written.interactions_path, written.mapping)
+    return warehouse
+
+
+def test_a_step_over_the_memory_budget_fails_before_starting_and_names_the_setting(
+    synthetic_warehouse: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    before = synthetic_warehouse.execute("SELECT count(*) FROM models.registry").fetchall()
+    tiny = settings.model_copy(update={"memory_budget_mb": 1})
+    with pytest.raises(MemoryBudgetExceeded, match=r"memory_budget_mb.*max_model_items"):
+        retrain(synthetic_warehouse, tiny, ["dlae", "popularity"])
+    assert synthetic_warehouse.execute("SELECT count(*) FROM models.registry").fetchall() == before
+    assert not any(Path(settings.artifacts_dir).rglob("*")) if Path(settings.artifacts_dir).exists() else True
+
+    roomy = settings.model_copy(update={"candidate_models": ["popularity"], "candidate_model": "popularity"})
+    retrain(synthetic_warehouse, roomy, ["popularity"])
+    with pytest.raises(MemoryBudgetExceeded, match=r"memory_budget_mb.*score_chunk_users"):
+        recommend_batch(synthetic_warehouse, roomy.model_copy(update={"memory_budget_mb": 1}))
+    assert count(synthetic_warehouse, "SELECT count(*) FROM recs.runs") == 0
+
+
+def test_a_chunked_batch_run_equals_a_single_chunk_run(
+    synthetic_warehouse: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    one = settings.model_copy(update={"candidate_model": "itemknn", "score_chunk_users": 10_000})
+    retrain(synthetic_warehouse, one, ["itemknn"])
+    whole = recommend_batch(synthetic_warehouse, one)
+    chunked = recommend_batch(synthetic_warehouse, one.model_copy(update={"score_chunk_users": 7}))
+    assert whole.n_users == chunked.n_users == 120
+    assert whole.n_recommendations == chunked.n_recommendations == 120 * one.top_k_final
+
+    def rows(run_id: str) -> list[tuple]:
+        return synthetic_warehouse.execute(
+            "SELECT r.user_id, r.rank, r.item_id, e.text FROM recs.recommendations r JOIN recs.explanations e"
+            " USING (run_id, user_id, item_id) WHERE run_id = ? ORDER BY r.user_id, r.rank",
+            [run_id],
+        ).fetchall()
+
+    assert rows(whole.run_id) == rows(chunked.run_id)
+    assert not list(Path(settings.cache_dir).glob("run-*"))  # the chunk files are gone
+    assert np.all(synthetic_warehouse.execute("SELECT status FROM recs.runs").fetchnumpy()["status"] == "complete")
