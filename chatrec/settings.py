@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     reports_dir: Path = Field(Path("var/reports"), description="Evidently HTML/JSON reports and index page")
     evidently_workspace: Path = Field(Path("var/evidently"), description="Evidently UI workspace")
     cache_dir: Path = Field(Path("var/cache"), description="converted model weights and embeddings")
+    warehouse_lock_wait_s: float = Field(
+        1800.0, ge=0, description="how long a second writer waits for the warehouse lock before exiting (code 75)"
+    )
 
     verbose_logs: bool = Field(
         False, description="show third-party INFO logs and warnings (Dask, Evidently, tqdm); `chatrec --verbose`"

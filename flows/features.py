@@ -7,10 +7,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from chatrec.logs import quiet_third_party
+from chatrec.warehouse.lock import writes_warehouse
 from tasks.features import extract_user_item_features
 
 
 @flow(name="features", log_prints=True)
+@writes_warehouse("features")
 def features_flow(use_dask: bool = True) -> dict[str, Any]:
     quiet_third_party()
     run = extract_user_item_features(use_dask)

@@ -8,10 +8,12 @@ from prefect import flow, get_run_logger
 
 from chatrec.logs import quiet_third_party
 from chatrec.settings import Settings
+from chatrec.warehouse.lock import writes_warehouse
 from tasks.ingest import ingest_item_descriptions, ingest_source
 
 
 @flow(name="ingest", log_prints=True)
+@writes_warehouse("ingest")
 def ingest_flow(
     source: str | None = None,
     path: str | None = None,

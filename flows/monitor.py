@@ -18,6 +18,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.states import Completed, Failed, State
 
 from chatrec.logs import quiet_third_party
+from chatrec.warehouse.lock import writes_warehouse
 from tasks.monitor import build_dashboard_index, build_monitor_reports
 
 
@@ -75,6 +76,7 @@ def alarm_message(summary: dict[str, Any]) -> str:
 
 
 @flow(name="monitor", log_prints=True)
+@writes_warehouse("monitor")
 def monitor_flow(run_id: str | None = None) -> State:
     quiet_third_party()
     summary = build_monitor_reports(run_id)

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from chatrec.logs import quiet_third_party
 from chatrec.settings import Settings
+from chatrec.warehouse.lock import writes_warehouse
 from flows.features import features_flow
 from flows.ingest import ingest_flow
 from flows.monitor import monitor_flow, report_lines
@@ -121,6 +122,7 @@ def monitor_outcome(state: State) -> dict[str, Any]:
 
 
 @flow(name="nightly", log_prints=True)
+@writes_warehouse("nightly")
 def nightly_flow() -> dict[str, Any]:
     quiet_third_party()
     settings = Settings()

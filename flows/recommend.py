@@ -9,10 +9,12 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from chatrec.logs import quiet_third_party
+from chatrec.warehouse.lock import writes_warehouse
 from tasks.models import recommend_for_users, sample_run_recommendations
 
 
 @flow(name="recommend", log_prints=True)
+@writes_warehouse("recommend")
 def recommend_flow(user_ids: list[str] | None = None) -> dict[str, Any]:
     quiet_third_party()
     summary = recommend_for_users(user_ids)

@@ -16,6 +16,7 @@ from prefect.artifacts import create_table_artifact
 from chatrec.logs import quiet_third_party
 from chatrec.progress import progress
 from chatrec.settings import Settings
+from chatrec.warehouse.lock import writes_warehouse
 from tasks.llm import finetune_llm_ranker
 from tasks.models import fit_llm_blend, plan_retraining, retrain_one_model
 
@@ -32,6 +33,7 @@ def leaderboard(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @flow(name="retrain", log_prints=True)
+@writes_warehouse("retrain")
 def retrain_flow(models: list[str] | None = None) -> list[dict[str, Any]]:
     quiet_third_party()
     logger = get_run_logger()

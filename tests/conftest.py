@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,11 +18,31 @@ from chatrec.settings import Settings, get_settings
 if TYPE_CHECKING:
     from chatrec.llm.backends.transformers_backend import TransformersBackend
 from chatrec.warehouse import connect
+from tests.processes import SESSION_MARK, is_interpreter_helper, marked_processes, orphans, reap_leftovers
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_outlives_the_session() -> Iterator[str]:
+    """Mark every process this session starts; at the end, none may still be running (checked in CI)."""
+    mark = uuid.uuid4().hex
+    os.environ[SESSION_MARK] = mark
+    yield mark
+    left = reap_leftovers([p for p in marked_processes(mark) if not is_interpreter_helper(p)])
+    assert not left, f"processes started by the tests outlived the test session: {left}"
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans_after_each_test(_no_process_outlives_the_session: str) -> Iterator[None]:
+    """A process whose parent ended (e.g. a server's child after the server was stopped) fails the
+    test that left it, naming it; processes still owned by a fixture are checked at session end."""
+    yield
+    left = reap_leftovers(orphans(_no_process_outlives_the_session))
+    assert not left, f"this test left orphaned processes running: {left}"
 
 
 @pytest.fixture(autouse=True)

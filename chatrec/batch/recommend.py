@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -31,7 +32,7 @@ from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.pipeline import BlendRecord, fit_blend, latest_blend, llm_enabled, llm_rerank_and_explain, llm_users
 from chatrec.memory import check_budget, data_size, scoring_bytes
 from chatrec.models.base import Recommender
-from chatrec.models.training import load_model, production_model
+from chatrec.models.training import load_model, load_serving_model
 from chatrec.progress import progress
 from chatrec.settings import Settings
 from chatrec.warehouse import transaction
@@ -63,14 +64,18 @@ def recommend_batch(
     backend: LLMBackend | None = None,
 ) -> RunSummary:
     started = time.perf_counter()
+    fallback_notes: list[str] = []
     if model_id is None:
-        current = production_model(con, "candidate", settings.candidate_model)
-        if current is None:
+        serving = load_serving_model(con, settings, "candidate", settings.candidate_model)
+        if serving is None:
             raise LookupError(
                 f"no production '{settings.candidate_model}' model in models.registry: run `chatrec run retrain` first"
             )
-        model_id = current.model_id
-    model = load_model(con, model_id)
+        model_id, model, fallback_notes = serving.version.model_id, serving.model, serving.skipped
+        for note in fallback_notes:
+            print(f"warning: {note}; serving {model_id}, the previous production version, instead", file=sys.stderr)
+    else:
+        model = load_model(con, model_id, settings)
     if not isinstance(model, Recommender):
         raise TypeError(f"{model_id} is not a candidate recommender")
     users = user_ids or [row[0] for row in con.execute("SELECT user_id FROM core.users ORDER BY user_id").fetchall()]
@@ -105,6 +110,7 @@ def recommend_batch(
         else "template from evidence",
         "llm_users_per_run": settings.llm_users_per_run if use_llm else 0,
         "blend_id": blend_record.blend_id if blend_record else None,
+        "fallback": fallback_notes or None,
     }
     with transaction(con):
         # DuckDB lets one process write the file at a time, so a run still 'running' now belongs to a

@@ -115,7 +115,7 @@ class ChatSession:
             current = production_model(con, "candidate", settings.candidate_model)
             if current is None:
                 raise LookupError(f"no production '{settings.candidate_model}' model: run `chatrec run retrain` first")
-            loaded = load_model(con, current.model_id)
+            loaded = load_model(con, current.model_id, settings)
             assert isinstance(loaded, Recommender)
             model = loaded
         self.model = model

@@ -7,6 +7,7 @@ the commands, so `chatrec --help` and argument errors answer in well under a sec
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
@@ -22,6 +23,7 @@ from chatrec.cli import (
     sql_cmd,
     warehouse_cmd,
 )
+from chatrec.processes import stop_children_on_exit
 
 app = typer.Typer(
     name="chatrec",
@@ -54,4 +56,14 @@ app.command("chat")(chat_cmd.chat)
 
 
 def main() -> None:
-    app()
+    stop_children_on_exit()
+    try:
+        app()
+    except Exception as exc:
+        # any command: a corrupt warehouse is one line naming the file and the way back, no traceback
+        # (looked up only when the warehouse module was loaded, so start-up stays free of duckdb)
+        connection = sys.modules.get("chatrec.warehouse.connection")
+        if connection is None or not isinstance(exc, connection.WarehouseCorrupt):
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(connection.EXIT_WAREHOUSE_CORRUPT) from exc

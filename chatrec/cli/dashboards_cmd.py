@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -52,8 +51,8 @@ def serve(
     typer.echo(f"Evidently UI on http://127.0.0.1:{chosen} over {workspace.resolve()}")
     # DO_NOT_TRACK: Evidently otherwise sends usage telemetry; everything here runs offline
     env = {**os.environ, "DO_NOT_TRACK": "1"}
-    try:
-        code = subprocess.call(evidently_command(workspace, chosen), env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    command = evidently_command(workspace, chosen)
+    sys.stdout.flush()
+    # exec, not a child process: SIGINT/SIGTERM (or a kill of this PID) reach the server itself,
+    # so stopping the command can never leave an orphaned `evidently ui` serving
+    os.execve(command[0], command, env)

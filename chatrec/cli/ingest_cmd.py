@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from chatrec.cli.locking import exits_when_busy
 from chatrec.cli.safe_text import safe_cell, safe_markup
 from chatrec.settings import Settings
 
@@ -24,10 +25,15 @@ STAGES = ("read", "raw", "validate", "core", "account", "done")
 
 def run_load(label: str, load: Callable[..., LoadSummary]) -> LoadSummary:
     """Run one load with a stage progress bar; bad input exits 2 with the reason, nothing written."""
+    settings = Settings()
+    with exits_when_busy(f"chatrec ingest {label}", settings):
+        return load_with_progress(label, load, settings)
+
+
+def load_with_progress(label: str, load: Callable[..., LoadSummary], settings: Settings) -> LoadSummary:
     from chatrec.data.ingest import SourceError
     from chatrec.warehouse import connect
 
-    settings = Settings()
     con = connect(settings)
     try:
         with Progress(

@@ -7,6 +7,7 @@ import os
 
 import typer
 
+from chatrec.cli.locking import exits_when_busy
 from chatrec.cli.safe_text import clean_text
 
 FLOWS = {
@@ -30,7 +31,10 @@ def run(flow: str = typer.Argument(..., help=f"one of: {', '.join(FLOWS)}")) -> 
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     module_name, function_name = FLOWS[flow].split(":")
     flow_function = getattr(importlib.import_module(module_name), function_name)
-    state = flow_function(return_state=True)
+    # the lock is taken before Prefect starts, so a second writer says who holds the warehouse
+    # instead of timing out against a busy temporary Prefect API
+    with exits_when_busy(f"chatrec run {flow}"):
+        state = flow_function(return_state=True)
     if not state.is_completed():
         typer.echo(f"flow {flow} ended {state.type.value}: {clean_text(state.message, limit=2000)}", err=True)
         raise typer.Exit(1)

@@ -35,6 +35,12 @@ def render(columns: list[str], rows: list[tuple[Any, ...]], output_format: Outpu
     return json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str, indent=1) + "\n"
 
 
+REFUSED = (
+    "chatrec sql only reads the warehouse; it cannot attach other databases, COPY/EXPORT to files, "
+    "read other files or load extensions (save a result with --output FILE)"
+)
+
+
 def sql(
     query: str = typer.Argument(..., help="SQL to run; the connection is read-only, so writes fail"),
     limit: int | None = typer.Option(
@@ -51,13 +57,16 @@ def sql(
     console = Console()
     notes = Console(stderr=True)  # not stdout: CSV/JSON there must stay parseable
     try:
-        con = read_only_connection(Settings())
+        con = read_only_connection(Settings(), sandboxed=True)
     except FileNotFoundError as exc:
         console.print(f"[red]error:[/red] {safe_markup(exc)}")
         raise typer.Exit(2) from exc
     try:
         try:
             cursor = con.execute(query)
+        except duckdb.PermissionException as exc:
+            console.print(f"[red]refused:[/red] {REFUSED} ({safe_markup(exc)})")
+            raise typer.Exit(1) from exc
         except duckdb.Error as exc:
             console.print(f"[red]query failed:[/red] {safe_markup(exc, limit=None)}")
             raise typer.Exit(1) from exc

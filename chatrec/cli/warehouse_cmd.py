@@ -1,11 +1,13 @@
-"""`chatrec warehouse migrate|test`: apply the SQL in warehouse/ and run its data tests."""
+"""`chatrec warehouse migrate|migrate-artifacts|test`: apply the SQL in warehouse/, convert old pickled
+artifacts once, and run the data tests."""
 
 from __future__ import annotations
 
 import typer
 from rich.console import Console
 
-from chatrec.cli.safe_text import safe_markup
+from chatrec.cli.locking import exits_when_busy
+from chatrec.cli.safe_text import clean_text, safe_markup
 from chatrec.settings import Settings
 
 app = typer.Typer(help="Manage the DuckDB warehouse.", no_args_is_help=True)
@@ -17,10 +19,30 @@ def migrate() -> None:
     from chatrec.warehouse import connect
 
     settings = Settings()
-    con = connect(settings)
-    applied = con.execute("SELECT name FROM schema_migrations ORDER BY version").fetchall()
-    con.close()
+    with exits_when_busy("chatrec warehouse migrate", settings):
+        con = connect(settings)
+        applied = con.execute("SELECT name FROM schema_migrations ORDER BY version").fetchall()
+        con.close()
     Console().print(f"warehouse {settings.warehouse_path}: {len(applied)} migrations applied")
+
+
+@app.command("migrate-artifacts")
+def migrate_artifacts() -> None:
+    """Convert model artifacts pickled by older versions into data-only ones (once, explicitly).
+
+    Unpickling runs code, so only do this for artifacts this installation wrote itself."""
+    from chatrec.models.training import migrate_pickled_artifacts
+    from chatrec.warehouse import connect
+
+    settings = Settings()
+    with exits_when_busy("chatrec warehouse migrate-artifacts", settings):
+        con = connect(settings)
+        try:
+            lines = migrate_pickled_artifacts(con, settings)
+        finally:
+            con.close()
+    for line in lines or ["no pickled artifacts left: every registered model has a checksum"]:
+        typer.echo(clean_text(line))
 
 
 @app.command("test")
@@ -46,14 +68,16 @@ def undo_load_cmd(load_id: str = typer.Argument(..., help="a load id from marts.
     from chatrec.warehouse import connect
 
     console = Console()
-    con = connect(Settings())
-    try:
-        summary = undo_load(con, load_id)
-    except LookupError as exc:
-        console.print(f"[red]error:[/red] {safe_markup(exc)}")
-        raise typer.Exit(2) from exc
-    finally:
-        con.close()
+    settings = Settings()
+    with exits_when_busy(f"chatrec warehouse undo-load {load_id}", settings):
+        con = connect(settings)
+        try:
+            summary = undo_load(con, load_id)
+        except LookupError as exc:
+            console.print(f"[red]error:[/red] {safe_markup(exc)}")
+            raise typer.Exit(2) from exc
+        finally:
+            con.close()
     console.print(
         f"undid {safe_markup(load_id)}: {summary.restored} attribute value(s) restored, "
         f"{summary.changed_since} left as a later load set them"

@@ -7,10 +7,8 @@ set), pairwise scoring, device choice, seeding and saving.
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,8 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 import torch
+
+from chatrec.models.artifacts import read_artifact, write_artifact
 
 
 def seed_everything(seed: int) -> None:
@@ -93,25 +93,23 @@ def build_training_data(interactions: pl.DataFrame, items: pl.DataFrame | None =
     return TrainingData(users, item_index, user_rows, item_rows, ratings, timestamps, matrix, items)
 
 
-class PickledModel:
-    """Saving and loading a fitted model as one artifact file."""
+class StoredModel:
+    """Saving and loading a fitted model as one data-only artifact file (see chatrec.models.artifacts)."""
 
-    def save(self, path: Path) -> None:
-        """Write to a temporary file and rename it into place: a process killed mid-write never
-        leaves a truncated artifact at a path the registry points to."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)  # noqa: SIM115
-        try:
-            with handle:
-                pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(handle.name, path)
-        except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
-            raise
+    def save(self, path: Path) -> str:
+        """Write the model to `path` atomically; returns the file's sha256 (for models.registry)."""
+        return write_artifact(self, path)
 
     @classmethod
     def load(cls, path: Path) -> Self:
-        """Load a model saved by `save` (artifacts are written by chatrec itself; never load untrusted files)."""
+        """Load a model saved by `save`: numpy arrays and JSON only, so a tampered file cannot run code."""
+        model: Self = read_artifact(cls, path)
+        return model
+
+    @classmethod
+    def load_legacy_pickle(cls, path: Path) -> Self:
+        """Unpickle an artifact written before artifacts were data-only. Only the one-time, explicit
+        migration (`chatrec warehouse migrate-artifacts`) calls this: unpickling runs code."""
         with path.open("rb") as handle:
             model = pickle.load(handle)
         if not isinstance(model, cls):
@@ -119,7 +117,7 @@ class PickledModel:
         return model
 
 
-class Recommender(PickledModel, ABC):
+class Recommender(StoredModel, ABC):
     """fit on interactions; batched top-k `recommend` with explicit filters; pairwise `score`."""
 
     name: ClassVar[str]
@@ -247,7 +245,7 @@ class Recommender(PickledModel, ABC):
         return result
 
 
-class RatingPredictor(PickledModel, ABC):
+class RatingPredictor(StoredModel, ABC):
     """Predicts explicit ratings for (user, item) pairs."""
 
     name: ClassVar[str]

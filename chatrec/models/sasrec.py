@@ -16,7 +16,6 @@ batch for large catalogues.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from pathlib import Path
@@ -271,19 +270,34 @@ class SASRec(Recommender):
             hidden = self.network(self._inputs(self.histories, user_rows), self._vectors)[:, -1]
             return hidden @ self._vectors[1:].T
 
-    # -- persistence: weights on CPU, no embedding model inside the artifact -------------------
+    # -- persistence: the network as its config + state_dict (data only), no embedding model -------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_encoder"] = None
-        if self.network is not None:
-            state["network"] = copy.deepcopy(self.network).to("cpu")
+        network = state.pop("network")
+        if network is not None:
+            text = network.text
+            state["network_config"] = {
+                "n_items": int(network.warm.shape[0]) - 1, "dim": network.dim, "heads": network.heads,
+                "max_len": network.max_len, "layers": len(network.encoder.layers),
+                "dropout": float(network.input_dropout.p), "text_dim": None if text is None else int(text.shape[1]),
+            }  # fmt: skip
+            state["network_state"] = {k: v.detach().cpu() for k, v in network.state_dict().items()}
             state["_vectors"] = self._vectors.cpu()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        config, weights = state.pop("network_config", None), state.pop("network_state", None)
         self.__dict__.update(state)
+        self.__dict__.setdefault("network", None)  # an artifact of an unfitted model has neither
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             self.device = "cpu"  # trained on a GPU machine, loaded on one without
+        if config is not None and weights is not None:
+            n_items, text_dim = config.pop("n_items"), config.pop("text_dim")
+            # the placeholders only give the buffers their shapes; load_state_dict fills them
+            text = None if text_dim is None else torch.zeros(n_items, text_dim)
+            self.network = SASRecNetwork(n_items, text=text, warm=torch.zeros(n_items), **config)
+            self.network.load_state_dict(weights)
         if self.network is not None:
             self.network.to(self.device).eval()
             self._vectors = self._vectors.to(self.device)

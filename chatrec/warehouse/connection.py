@@ -19,13 +19,40 @@ import duckdb
 from chatrec.settings import Settings, get_settings
 from chatrec.warehouse.migrations import apply_migrations
 
+# sysexits.h EX_IOERR: the CLI's exit code for a warehouse file DuckDB cannot read
+EXIT_WAREHOUSE_CORRUPT = 74
+CORRUPTION_SIGNS = ("corrupt database file", "not a valid duckdb database file", "checksum")
+
+
+class WarehouseCorrupt(RuntimeError):
+    """The warehouse file is damaged (failed block checksum, not a DuckDB file); nothing was written to it."""
+
+    def __init__(self, target: Path, cause: Exception) -> None:
+        snapshot = snapshot_path(target)
+        restore = (
+            f"restore the last complete nightly's copy with `cp {snapshot} {target}`"
+            if snapshot.is_file()
+            else "move it aside and rebuild with `chatrec run nightly`"
+        )
+        super().__init__(f"warehouse file {target} is corrupt ({cause}); it was left untouched; {restore}")
+
+
+def _is_corruption(exc: duckdb.Error) -> bool:
+    message = str(exc).lower()
+    return any(sign in message for sign in CORRUPTION_SIGNS)
+
 
 def connect(settings: Settings | None = None, *, path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A read-write connection with every migration and SQL model applied (idempotent)."""
     target = Path(path or (settings or get_settings()).warehouse_path)
     if str(target) != ":memory:":
         target.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(target))
+    try:
+        con = duckdb.connect(str(target))
+    except duckdb.Error as exc:
+        if _is_corruption(exc):
+            raise WarehouseCorrupt(target, exc) from exc
+        raise
     apply_migrations(con)
     return con
 
@@ -48,25 +75,44 @@ def publish_snapshot(settings: Settings | None = None, *, path: Path | None = No
     con.close()
     snapshot = snapshot_path(target)
     partial = snapshot.with_name(f".{snapshot.name}.{os.getpid()}.tmp")
-    shutil.copyfile(target, partial)
-    os.replace(partial, snapshot)  # readers see the old snapshot or the new one, never half a file
+    try:
+        shutil.copyfile(target, partial)
+        os.replace(partial, snapshot)  # readers see the old snapshot or the new one, never half a file
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a full disk or a failed copy leaves the old snapshot as it was
+        raise
     return snapshot
 
 
-def read_only_connection(settings: Settings | None = None, *, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+# The analyst path (`chatrec sql`) runs SQL typed by a person: besides being read-only, it may not
+# touch any other file (ATTACH ... READ_WRITE, COPY ... TO, EXPORT DATABASE, read_csv('/etc/...'),
+# extensions), and the query cannot switch that back on (the configuration is locked).
+SANDBOX = {"enable_external_access": False, "lock_configuration": True}
+
+
+def read_only_connection(
+    settings: Settings | None = None, *, path: Path | None = None, sandboxed: bool = False
+) -> duckdb.DuckDBPyConnection:
     """A read-only connection for analysts and reports; never migrates or writes.
 
+    `sandboxed` (the analyst path) also disables every file access beyond the warehouse itself.
     While another process writes the warehouse, this opens the last published snapshot instead
     (and says so on stderr); with no snapshot the error names the lock and what to do.
     """
     target = Path(path or (settings or get_settings()).warehouse_path)
     if not target.is_file():
         raise FileNotFoundError(f"warehouse file {target} does not exist; run `chatrec ingest movielens` first")
+    config = dict(SANDBOX) if sandboxed else {}
+    snapshot = snapshot_path(target)
     try:
-        return duckdb.connect(str(target), read_only=True)
-    except duckdb.IOException as exc:
-        snapshot = snapshot_path(target)
-        if "lock" not in str(exc).lower():
+        return duckdb.connect(str(target), read_only=True, config=config)
+    except duckdb.Error as exc:
+        if _is_corruption(exc):
+            if not snapshot.is_file():
+                raise WarehouseCorrupt(target, exc) from exc
+            print(f"note: {target} is corrupt ({exc}); reading the snapshot {snapshot}", file=sys.stderr)
+            return duckdb.connect(str(snapshot), read_only=True, config=config)
+        if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
             raise
         if not snapshot.is_file():
             raise RuntimeError(
@@ -74,7 +120,7 @@ def read_only_connection(settings: Settings | None = None, *, path: Path | None 
                 "retry when the pipeline finishes (each completed nightly publishes one)"
             ) from exc
         print(f"note: {target} is being written; reading the snapshot {snapshot}", file=sys.stderr)
-        return duckdb.connect(str(snapshot), read_only=True)
+        return duckdb.connect(str(snapshot), read_only=True, config=config)
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from chatrec.retrain import retrain
 from chatrec.settings import Settings
 from dashboards.build import build_index
 from tests.conftest import TEST_CACHE
+from tests.processes import stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard-index.png"
@@ -138,5 +139,4 @@ def test_dashboards_serve_shows_the_workspace_projects(reports: Settings, browse
         page.get_by_text("chatrec data drift").first.wait_for(timeout=30_000)
         assert [p for p in problems if "127.0.0.1" in p] == []  # the UI's own assets all load
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)  # asserts the Evidently UI went with it

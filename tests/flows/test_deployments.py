@@ -18,6 +18,8 @@ import duckdb
 import httpx
 import pytest
 
+from tests.processes import stop_server
+
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -58,8 +60,7 @@ def server(tmp_path: Path) -> Iterator[dict[str, str]]:
             pytest.fail("Prefect server did not become healthy in 120 s")
         yield env
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)  # asserts the server's own children (its API workers) went with it
 
 
 def prefect(env: dict[str, str], *args: str, timeout: int = 240) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,7 @@ import pytest
 from chatrec.llm.backends.base import LLMError
 from chatrec.llm.backends.openai_backend import OpenAIBackend
 from tests.conftest import TEST_CACHE
+from tests.processes import stop_server
 
 LABELS = list("ABCDEF")
 
@@ -51,8 +52,7 @@ def endpoint(smollm2) -> Iterator[str]:  # smollm2: the conversion is cached bef
             pytest.fail("llm server did not become healthy in 60 s")
         yield url
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_server(server)
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ class RecommenderContract:
     def test_save_and_load_round_trip(self, ml_slice, tmp_path: Path) -> None:
         interactions, _ = ml_slice
         model = self.fitted(ml_slice)
-        path = tmp_path / "model.pkl"
+        path = tmp_path / "model.npz"
         model.save(path)
         loaded = type(model).load(path)
         users = interactions["user_id"].unique().sort().head(5).to_list()

@@ -45,8 +45,8 @@ class RatingPredictorContract:
         assert model.predict(["nobody"], ["nothing"])[0] == pytest.approx(np.clip(model.mean, 1, 5))
         known_user_only = model.predict([interactions["user_id"][0]], ["nothing"])[0]
         assert known_user_only != pytest.approx(model.mean)  # the user's bias still counts
-        model.save(tmp_path / "model.pkl")
-        again = type(model).load(tmp_path / "model.pkl")
+        model.save(tmp_path / "model.npz")
+        again = type(model).load(tmp_path / "model.npz")
         users, items = interactions["user_id"][:5].to_list(), interactions["item_id"][:5].to_list()
         np.testing.assert_allclose(again.predict(users, items), model.predict(users, items))
 

@@ -17,12 +17,12 @@ from tests.processes import kill_at_first_line
 CHILD = textwrap.dedent(
     """
     import sys, time
-    from chatrec.models.base import PickledModel
+    from chatrec.models.base import StoredModel
     from chatrec.retrain import retrain
     from chatrec.settings import Settings
     from chatrec.warehouse import connect
 
-    real_save = PickledModel.save
+    real_save = StoredModel.save
 
     def pausing_save(self, path):
         real_save(self, path)
@@ -30,7 +30,7 @@ CHILD = textwrap.dedent(
             print("saved", path, flush=True)
             time.sleep(120)
 
-    PickledModel.save = pausing_save
+    StoredModel.save = pausing_save
     settings = Settings(warehouse_path=sys.argv[1], artifacts_dir=sys.argv[2], candidate_models=["popularity"],
                         rating_model="biasedmf")
     retrain(connect(settings), settings, ["popularity"])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from chatrec.models.training import load_model, production_model, set_status, train_and_register
+from chatrec.models.training import artifact_file, load_model, production_model, set_status, train_and_register
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def test_train_registers_and_reloads(ml100k_warehouse, settings, small) -> None:
     assert row[0] == "candidate" and float(row[1]) == 100.0
     assert row[2] == interactions["ts"].min() and row[3] == interactions["ts"].max()
     assert row[4] > 0 and row[5] == settings.torch_device()
-    reloaded = load_model(ml100k_warehouse, "ease@1")
+    reloaded = load_model(ml100k_warehouse, "ease@1", settings)
     users = interactions["user_id"].unique().sort().head(5).to_list()
     original = train_and_register(ml100k_warehouse, settings, "ease", interactions=interactions, items=items,
                                   params={"l2": 100.0})  # fmt: skip
@@ -45,13 +45,12 @@ def test_different_data_or_params_make_new_versions(ml100k_warehouse, settings, 
 
 
 def test_missing_artifact_is_rebuilt_in_place(ml100k_warehouse, settings, small) -> None:
-    from pathlib import Path
-
     interactions, items = small
     first = train_and_register(ml100k_warehouse, settings, "popularity", interactions=interactions, items=items)
-    Path(first.artifact_path).unlink()
+    artifact_file(settings, first.artifact_path).unlink()
     again = train_and_register(ml100k_warehouse, settings, "popularity", interactions=interactions, items=items)
-    assert again.model_id == first.model_id and Path(again.artifact_path).is_file()
+    assert again.model_id == first.model_id and artifact_file(settings, again.artifact_path).is_file()
+    assert again.artifact_sha256 == first.artifact_sha256  # same data, same seed: the same bytes again
     assert ml100k_warehouse.execute("SELECT count(*) FROM models.registry").fetchall()[0][0] == 1
 
 
@@ -65,7 +64,7 @@ def test_rating_model_and_promotion(ml100k_warehouse, settings, small) -> None:
     assert production_model(ml100k_warehouse, "rating").model_id == v2.model_id
     statuses = dict(ml100k_warehouse.execute("SELECT model_id, status FROM models.registry").fetchall())
     assert statuses == {v1.model_id: "archived", v2.model_id: "production"}
-    model = load_model(ml100k_warehouse, v2.model_id)
+    model = load_model(ml100k_warehouse, v2.model_id, settings)
     predicted = model.predict(interactions["user_id"].head(10).to_list(), interactions["item_id"].head(10).to_list())
     assert np.all((predicted >= 1) & (predicted <= 5))
 
