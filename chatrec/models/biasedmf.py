@@ -139,7 +139,7 @@ class BiasedMF(BiasedFactorModel):
             self.losses.append(total.item() / len(order))
         for p in parameters:
             p.requires_grad_(False)
-        # kept on the CPU, so a model fitted on a GPU pickles and loads on a machine without one
+        # kept on the CPU, so a model fitted on a GPU saves and loads on a machine without one
         self.user_bias, self.item_bias, self.user_factors, self.item_factors = (p.cpu() for p in parameters)
         self.members.append(
             (self.user_bias.numpy(), self.item_bias.numpy(), self.user_factors.numpy(), self.item_factors.numpy())
