@@ -1,7 +1,9 @@
-"""`chatrec warehouse migrate|migrate-artifacts|test`: apply the SQL in warehouse/, convert old pickled
-artifacts once, and run the data tests."""
+"""`chatrec warehouse migrate|migrate-artifacts|test|docs`: apply the SQL in warehouse/, convert old
+pickled artifacts once, run the data tests, and document the tables from their comments."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -82,3 +84,13 @@ def undo_load_cmd(load_id: str = typer.Argument(..., help="a load id from marts.
         f"undid {safe_markup(load_id)}: {summary.restored} attribute value(s) restored, "
         f"{summary.changed_since} left as a later load set them"
     )
+
+
+@app.command("docs")
+def docs(
+    output: Path | None = typer.Option(None, help="file to write; default docs/warehouse.md of the checkout"),
+) -> None:
+    """Regenerate docs/warehouse.md from the comments on every table and column (warehouse/comments.sql)."""
+    from chatrec.warehouse.docs import write_docs
+
+    Console().print(f"wrote {write_docs(output)}")

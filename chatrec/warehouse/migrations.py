@@ -5,6 +5,8 @@
 - `staging/*.sql` and `marts/*.sql`: `CREATE OR REPLACE VIEW` models (and their `COMMENT ON`s),
   re-created on every start so they always match the code.
 - `*.test.sql` beside a model: a query that must return no rows (dbt-style data test).
+- `comments.sql`: `COMMENT ON` every table, view and column, applied after the views on every start
+  (re-creating a view drops its column comments); docs/warehouse.md is generated from them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import duckdb
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 MODEL_DIRS = ("staging", "marts")
+COMMENTS_FILE = "comments.sql"
 
 
 class MigrationError(RuntimeError):
@@ -111,8 +114,10 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, root: Path | None = None) -
 
 
 def refresh_views(con: duckdb.DuckDBPyConnection, root: Path | None = None) -> None:
-    """Re-create every staging and mart view in one transaction (readers never see a half set)."""
+    """Re-create every staging and mart view, then apply the comments, in one transaction (readers never
+    see a half set)."""
     files = model_files(root)
+    comments = (root or sql_root()) / COMMENTS_FILE
     con.execute("BEGIN TRANSACTION")
     try:
         for path in files:
@@ -120,6 +125,13 @@ def refresh_views(con: duckdb.DuckDBPyConnection, root: Path | None = None) -> N
                 con.execute(path.read_text())
             except duckdb.Error as exc:
                 raise MigrationError(f"view model {path.parent.name}/{path.name} failed: {exc}") from exc
+        if comments.is_file():
+            try:
+                con.execute(comments.read_text())
+            except duckdb.Error as exc:
+                raise MigrationError(
+                    f"{COMMENTS_FILE} failed (a comment on a table or column that does not exist?): {exc}"
+                ) from exc
     except BaseException:
         con.execute("ROLLBACK")
         raise
