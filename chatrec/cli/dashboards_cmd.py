@@ -1,14 +1,18 @@
-"""`chatrec dashboards build|serve`: the static report index, and the Evidently UI over the workspace."""
+"""`chatrec dashboards build|index|serve`: the report index page (the monitoring notebook exported to
+HTML), serving it, and the Evidently UI over the workspace."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sys
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import typer
 
+from chatrec.analysis.notebooks import NotebookError
 from chatrec.settings import get_settings
 
 app = typer.Typer(help="Monitoring dashboards: the report index page and the Evidently UI.", no_args_is_help=True)
@@ -16,17 +20,40 @@ app = typer.Typer(help="Monitoring dashboards: the report index page and the Evi
 
 @app.command("build")
 def build() -> None:
-    """Write <reports_dir>/index.html: every report with key figures and trend plots over runs."""
-    from chatrec.warehouse import read_only_connection
+    """Write <reports_dir>/index.html: the monitoring notebook's trends and every report, as static HTML."""
     from dashboards.build import build_index
 
-    settings = get_settings()
-    con = read_only_connection(settings)
     try:
-        path = build_index(con, settings)
-    finally:
-        con.close()
+        path = build_index(get_settings())
+    except NotebookError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"report index: {path.resolve()}")
+
+
+@app.command("index")
+def index(
+    port: int = typer.Option(8010, help="port on 127.0.0.1"),
+) -> None:
+    """Serve <reports_dir> (the index page and every report) on http://127.0.0.1:PORT (Ctrl-C stops it)."""
+    settings = get_settings()
+    page = settings.reports_dir / "index.html"
+    if not page.is_file():
+        typer.echo(f"no index page at {page}: run `chatrec dashboards build` or `chatrec run monitor` first", err=True)
+        raise typer.Exit(1)
+    server = folder_server(settings.reports_dir, port)
+    typer.echo(f"report index on http://127.0.0.1:{server.server_address[1]}/index.html")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def folder_server(folder: Path, port: int) -> ThreadingHTTPServer:
+    """A static file server for `folder`, bound to 127.0.0.1 (port 0 = any free port)."""
+    return ThreadingHTTPServer(("127.0.0.1", port), partial(SimpleHTTPRequestHandler, directory=str(folder)))
 
 
 def evidently_command(workspace: Path, port: int) -> list[str]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -21,27 +19,12 @@ from chatrec.cli.safe_text import safe_cell, safe_markup
 from chatrec.settings import Settings
 
 
-class Protocol(StrEnum):
+class Protocol(StrEnum):  # the values of chatrec.evaluation.run.Protocol, kept here so --help imports no torch
     chatrec = "chatrec"
     full = "full"
     msr = "msr"
     rating = "rating"
     temporal = "temporal"
-
-
-RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
-
-
-def chosen_params(protocol: str, name: str) -> tuple[dict[str, Any], str]:
-    """The hyper-parameters bench.quality chose for `name` under `protocol`, and where they come from."""
-    path = RESULTS / f"quality_{protocol}.json"
-    if not path.is_file():
-        return {}, f"model defaults ({path} not found)"
-    rows = json.loads(path.read_text()).get("rows", [])
-    for row in rows:
-        if row.get("model") == name:
-            return dict(row.get("params") or {}), f"chosen on validation by bench.quality ({path.name})"
-    return {}, f"model defaults ({name} not in {path.name})"
 
 
 def evaluate(
@@ -55,31 +38,17 @@ def evaluate(
     ),
 ) -> None:
     """Evaluate a model under one of the benchmark protocols and print its metrics."""
-    from chatrec.data.frames import interactions_frame, items_frame
-    from chatrec.evaluation.protocols import (
-        ModelResult,
-        chatrec_protocol,
-        full_catalogue_protocol,
-        movielens_file_order,
-        msr_benchmark_protocol,
-        rating_folds_protocol,
-        temporal_ranking_protocol,
-        temporal_rating_protocol,
-    )
-    from chatrec.models import CANDIDATE_MODELS, RATING_MODELS, RatingPredictor, Recommender, make_model
+    from chatrec.evaluation import run
     from chatrec.warehouse import read_only_connection
 
     console = Console()
     settings = Settings()
-    rating = protocol is Protocol.rating or (model in RATING_MODELS)
-    name = model or (settings.rating_model if rating else settings.candidate_model)
-    known = RATING_MODELS if rating else CANDIDATE_MODELS
-    if name not in known:
-        kind = "rating" if rating else "candidate"
-        console.print(
-            f"[red]error:[/red] {safe_markup(repr(name))} is not a {kind} model; known: {', '.join(sorted(known))}"
-        )
-        raise typer.Exit(2)
+    chosen_protocol = run.Protocol(protocol.value)
+    try:
+        name = run.resolve_model(chosen_protocol, model, settings)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {safe_markup(exc)}")
+        raise typer.Exit(2) from exc
     try:
         hyper = json.loads(params)
         if not isinstance(hyper, dict):
@@ -88,7 +57,7 @@ def evaluate(
         console.print(f"[red]error:[/red] --params {safe_markup(repr(params))}: {safe_markup(exc)}")
         raise typer.Exit(2) from exc
     if chosen:
-        picked, where = chosen_params(protocol.value, name)
+        picked, where = run.chosen_params(protocol.value, name)
         hyper = {**picked, **hyper}
         console.print(f"[dim]parameters {safe_markup(json.dumps(hyper))}: {safe_markup(where)}[/dim]")
     try:
@@ -96,28 +65,8 @@ def evaluate(
     except FileNotFoundError as exc:
         console.print(f"[red]error:[/red] {safe_markup(exc)}")
         raise typer.Exit(2) from exc
-
-    def make() -> Recommender | RatingPredictor:
-        return make_model(name, settings, **hyper)
-
     try:
-        interactions, items = interactions_frame(con), items_frame(con)
-        if interactions.height == 0:
-            raise ValueError("core.interactions is empty: run `chatrec ingest movielens` first")
-        seed = settings.seed
-        result: ModelResult
-        if protocol is Protocol.chatrec:
-            result = chatrec_protocol(make, interactions, items, seed=seed)
-        elif protocol is Protocol.full:
-            result = full_catalogue_protocol(make, interactions, items, seed=seed)
-        elif protocol is Protocol.msr:
-            result = msr_benchmark_protocol(make, movielens_file_order(con), items, seed=seed)
-        elif protocol is Protocol.rating:
-            result = rating_folds_protocol(make, movielens_file_order(con))
-        elif rating:
-            result = temporal_rating_protocol(make, interactions)
-        else:
-            result = temporal_ranking_protocol(make, interactions, items)
+        result = run.run_protocol(con, settings, chosen_protocol, name, hyper)
     except (ValueError, TypeError) as exc:
         console.print(f"[red]error:[/red] {safe_markup(exc)}")
         raise typer.Exit(2) from exc

@@ -36,7 +36,7 @@ def test_bad_input_exits_2_with_the_reason(tmp_path: Path) -> None:
 
 
 def test_chosen_params_come_from_the_benchmark_results_of_the_protocol() -> None:
-    from chatrec.cli.evaluate_cmd import chosen_params
+    from chatrec.evaluation.run import chosen_params
 
     params, where = chosen_params("chatrec", "dlae")
     assert params == {"l2": 200.0, "dropout": 0.5, "weighting": "rating"} and "quality_chatrec.json" in where
