@@ -31,9 +31,10 @@ run: install
 
 # The fast suite: everything not marked slow. CI (.ci/run) runs `make test-all`, slow tests included:
 # the deployment test (real Prefect server + worker), the monitor flow and report tests over
-# MovieLens 100K, full-size training and the headless-Chromium test of the dashboards (skipped with
-# its reason when chromium is not installed), and the slow part of the fault-injection suite
-# (tests/reliability: servers stopped by signals, an LLM server killed mid-request; docs/reliability.md).
+# MovieLens 100K, full-size training, every notebook run headless (tests/notebooks), the
+# headless-Chromium tests of the dashboards and notebooks (skipped with their reason when chromium is
+# not installed), and the slow part of the fault-injection suite (tests/reliability: servers stopped
+# by signals, an LLM server killed mid-request; docs/reliability.md).
 test: install
 	mkdir -p $(PREFECT_HOME)
 	$(BIN)/ruff check .

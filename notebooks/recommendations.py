@@ -54,7 +54,7 @@ def _(con, mo, run):
     ).fetchall()]  # fmt: skip
     _wanted = mo.cli_args().get("user")
     user = mo.ui.dropdown(
-        options=_users, value=_wanted if _wanted in _users else _users[0], searchable=True, label="user"
+        options=_users, value=str(_wanted) if str(_wanted) in _users else _users[0], searchable=True, label="user"
     )
     user
     return (user,)

@@ -8,7 +8,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pytest
@@ -118,3 +118,16 @@ def ml100k_warehouse(ml100k_warehouse_path: Path, settings: Settings) -> Iterato
     con = connect(settings)
     yield con
     con.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless system Chromium driven by playwright (tests/browser.py); closed after the test."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import ARGS, CHROMIUM
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield instance
+        instance.close()

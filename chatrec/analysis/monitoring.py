@@ -16,12 +16,12 @@ QUERIES = Path(__file__).parent / "queries"
 DRIFT_DATASETS = ("interactions", "users", "items")
 RANKING_PREFIXES = ("ndcg_at_", "precision_at_", "recall_at_", "map_at_", "mrr_at_", "hit_rate_at_")
 BEYOND_ACCURACY = ("personalization", "novelty", "diversity", "serendipity")
-# LLM health: (title, metrics drawn together because they share a unit)
+# LLM health: (title, y axis, metrics drawn together because they share a unit)
 LLM_CHARTS = (
-    ("LLM output validity and explanation fallback (share)", ("valid_output_rate", "explanation_fallback_rate", "explanation_check_pass_rate")),
-    ("LLM latency (ms per user)", ("latency_ms_per_user",)),
-    ("Blend weight (0 = LLM ignored)", ("blend_weight",)),
-    ("Prompt length (tokens)", ("prompt_tokens_mean", "prompt_tokens_max")),
+    ("LLM output validity and explanation fallback", "share", ("valid_output_rate", "explanation_fallback_rate", "explanation_check_pass_rate")),
+    ("LLM latency", "ms per user", ("latency_ms_per_user",)),
+    ("Blend weight (0 = LLM ignored)", "weight", ("blend_weight",)),
+    ("Prompt length", "tokens", ("prompt_tokens_mean", "prompt_tokens_max")),
 )  # fmt: skip
 ALERT_COLOR = "#d62728"
 
@@ -84,6 +84,7 @@ def line_chart(frame: pl.DataFrame, series: str, value: str, title: str, y_title
     figure.update_layout(
         title=title, xaxis_title="run finished", yaxis_title=y_title, height=340,
         margin={"l": 60, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25},
+        showlegend=True,  # name the series even when there is one
     )  # fmt: skip
     return figure
 
@@ -105,10 +106,8 @@ def beyond_accuracy_chart(trend: pl.DataFrame) -> go.Figure:
 def llm_charts(trend: pl.DataFrame) -> list[go.Figure]:
     frame = llm_frame(trend)
     return [
-        line_chart(
-            frame.filter(pl.col("metric").is_in(metrics)), "metric", "value", title, title.split("(")[-1].rstrip(")")
-        )
-        for title, metrics in LLM_CHARTS
+        line_chart(frame.filter(pl.col("metric").is_in(metrics)), "metric", "value", title, y_title)
+        for title, y_title, metrics in LLM_CHARTS
         if frame.filter(pl.col("metric").is_in(metrics)).height
     ]
 

@@ -51,9 +51,14 @@ def index(
         server.server_close()
 
 
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # one line per asset would drown the terminal
+        pass
+
+
 def folder_server(folder: Path, port: int) -> ThreadingHTTPServer:
     """A static file server for `folder`, bound to 127.0.0.1 (port 0 = any free port)."""
-    return ThreadingHTTPServer(("127.0.0.1", port), partial(SimpleHTTPRequestHandler, directory=str(folder)))
+    return ThreadingHTTPServer(("127.0.0.1", port), partial(QuietHandler, directory=str(folder)))
 
 
 def evidently_command(workspace: Path, port: int) -> list[str]:

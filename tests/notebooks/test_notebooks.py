@@ -60,6 +60,7 @@ def test_notebooks_show_a_monitored_warehouse(monitored_warehouse: Settings, tmp
     tour = shown(run("tour", monitored_warehouse, tmp_path))
     assert "Users per occupation" in tour and "Items per genre" in tour
     explorer = shown(run("recommendations", monitored_warehouse, tmp_path, {"user": "42"}))
+    assert "data-initial-value='[&quot;42&quot;]'" in explorer  # the dropdown picked the user asked for
     for section in ("First-stage candidates", "Final top-k", "First-stage rank vs final rank", "check passed"):
         assert section in explorer, section
     experiments = shown(run("experiments", monitored_warehouse, tmp_path, RUN_EXPERIMENT))
