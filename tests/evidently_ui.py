@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from chatrec.cli.dashboards_cmd import evidently_command
 
@@ -24,33 +25,41 @@ def free_port() -> int:
 
 
 @contextmanager
-def evidently_ui(workspace: Path) -> Iterator[str]:
-    """`evidently ui` over `workspace`; yields its base URL once it answers, stops it afterwards."""
-    port = free_port()
-    server = subprocess.Popen(
-        evidently_command(workspace, port), env={**os.environ, "DO_NOT_TRACK": "1"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+def running_server(command: list[str], env: dict[str, str], probe: str) -> Iterator[subprocess.Popen[str]]:
+    """Start `command`, wait (90 s at most) until `probe` answers, yield the process; stop it, and every
+    process it started, afterwards."""
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                httpx.get(f"{base}/api/projects", timeout=5).raise_for_status()
+                httpx.get(probe, timeout=5).raise_for_status()
                 break
             except httpx.HTTPError:
                 if server.poll() is not None:
                     raise RuntimeError(
-                        f"evidently ui exited: {server.stdout.read() if server.stdout else ''}"
+                        f"{command[:2]} exited: {server.stdout.read() if server.stdout else ''}"
                     ) from None
                 if time.monotonic() > deadline:
-                    raise TimeoutError("the Evidently UI did not answer within 90 s") from None
+                    raise TimeoutError(f"{command[:2]} did not answer within 90 s") from None
                 time.sleep(1)
-        yield base
+        yield server
     finally:
+        children = psutil.Process(server.pid).children(recursive=True)
         server.terminate()
         server.wait(timeout=30)
-        assert server.poll() is not None
+        psutil.wait_procs(children, timeout=30)
+        assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+@contextmanager
+def evidently_ui(workspace: Path) -> Iterator[str]:
+    """`evidently ui` over `workspace`; yields its base URL once it answers, stops it afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    with running_server(evidently_command(workspace, port), env, f"{base}/api/projects"):
+        yield base
 
 
 def served_panels(base: str) -> dict[str, dict[str, dict[str, list[float | None]]]]:

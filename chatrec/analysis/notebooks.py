@@ -70,14 +70,13 @@ def marimo_executable() -> str:
 
 
 def open_command(name: str, *, edit: bool, port: int | None = None, headless: bool = False) -> list[str]:
-    """`marimo edit|run NOTEBOOK` bound to 127.0.0.1 (the notebooks read the warehouse: not for the network)."""
+    """`marimo edit|run NOTEBOOK` bound to 127.0.0.1 (the notebooks read the warehouse: not for the network).
+    `edit` keeps marimo's access token (it prints the URL with it): an editor runs code."""
     command = [marimo_executable(), "edit" if edit else "run", str(notebook_path(name)), "--host", "127.0.0.1"]
     if port is not None:
         command += ["--port", str(port)]
     if headless:
         command.append("--headless")
-    if edit:
-        command.append("--no-token")  # loopback only; a token in the URL would break `make notebook` links
     return command
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import psutil
 import pytest
 
 from chatrec.batch.recommend import recommend_batch
@@ -84,7 +83,6 @@ def test_index_and_reports_render_offline(reports: Settings, browser: Any) -> No
 
 
 def test_evidently_ui_serves_every_series_and_draws_them(reports: Settings, browser: Any) -> None:
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
     with evidently_ui(reports.evidently_workspace) as base:
         served = served_panels(base)
         assert set(served) == set(PROJECT_NAMES.values())
@@ -99,4 +97,4 @@ def test_evidently_ui_serves_every_series_and_draws_them(reports: Settings, brow
         page.wait_for_timeout(2000)
         page.screenshot(path=str(screenshot("evidently-drift.png", reports.reports_dir)), full_page=True)
         assert [p for p in problems if "127.0.0.1" in p] == []  # the UI's own assets all load
-    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before  # the UI stopped with the test
+    # evidently_ui() asserted on leaving that the UI and every process it started have stopped

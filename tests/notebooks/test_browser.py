@@ -5,20 +5,16 @@ they go to the committed docs/notebook-<name>.png, otherwise to the test's temp 
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
 import pytest
 
 from chatrec.analysis.notebooks import NOTEBOOKS, export_html, marimo_env, open_command
 from chatrec.settings import Settings
 from tests.browser import CHROMIUM, DOCS, offline_problems, open_page, serving, tall_screenshot
-from tests.evidently_ui import free_port
+from tests.evidently_ui import free_port, running_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,29 +36,10 @@ def screenshot_path(name: str, tmp_path: Path) -> Path:
 def monitoring_app(monitored_warehouse: Settings) -> Iterator[str]:
     """`marimo run notebooks/monitoring.py` on a free loopback port; stopped (with its children) afterwards."""
     port = free_port()
-    server = subprocess.Popen(
-        open_command("monitoring", edit=False, port=port, headless=True), env=marimo_env(monitored_warehouse),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                httpx.get(url, timeout=5).raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "marimo run did not answer within 90 s"
-                time.sleep(1)
+    command = open_command("monitoring", edit=False, port=port, headless=True)
+    with running_server(command, marimo_env(monitored_warehouse), url):
         yield url
-    finally:
-        children = psutil.Process(server.pid).children(recursive=True)
-        server.terminate()
-        server.wait(timeout=30)
-        for child in children:
-            child.wait(timeout=30) if child.is_running() else None
-        assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
 
 
 def plot_series(page: Any) -> list[tuple[str, list[str]]]:
