@@ -81,8 +81,16 @@ def open_command(name: str, *, edit: bool, port: int | None = None, headless: bo
 
 
 def marimo_env(settings: Settings) -> dict[str, str]:
-    # marimo otherwise checks PyPI for updates and may send telemetry; everything here runs offline
-    return {**os.environ, **settings_env(settings), "MARIMO_SKIP_UPDATE_CHECK": "1", "DO_NOT_TRACK": "1"}
+    """The marimo process's environment: the settings, no update check or telemetry (everything here runs
+    offline), and a pycache prefix under settings.cache_dir, which is where marimo then keeps its session
+    cache (cell outputs, i.e. warehouse data) instead of notebooks/__marimo__/ beside the source."""
+    return {
+        **os.environ,
+        **settings_env(settings),
+        "MARIMO_SKIP_UPDATE_CHECK": "1",
+        "DO_NOT_TRACK": "1",
+        "PYTHONPYCACHEPREFIX": str((settings.cache_dir / "pycache").resolve()),
+    }
 
 
 def export_html(
