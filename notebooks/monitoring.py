@@ -41,7 +41,7 @@ def _(con, mo, trends_lib):
 
 
 @app.cell
-def _(con, mo):
+def _(con, mo, trend, trends_lib):
     _latest = con.sql(
         """SELECT run_id, kind, dataset, passed, reason FROM monitoring.reports
            WHERE run_id = (SELECT run_id FROM recs.runs r JOIN monitoring.reports USING (run_id)
@@ -51,17 +51,39 @@ def _(con, mo):
     mo.stop(_latest.is_empty())
     _failed = _latest.filter(~_latest.get_column("passed"))
     _run = _latest.get_column("run_id")[0]
-    if _failed.is_empty():
-        _verdict = mo.callout(mo.md(f"**Latest run `{_run}`: all {_latest.height} reports passed.**"), kind="success")
+    _alarms = trends_lib.alarm_frame(trend)
+    _latest_alarms = _alarms.filter(_alarms.get_column("run_id") == _run) if not _alarms.is_empty() else _alarms
+    _fired = (
+        int(_latest_alarms.get_column("alarms_fired")[0] or 0)
+        if "alarms_fired" in _latest_alarms.columns and _latest_alarms.height
+        else 0
+    )
+    if _failed.is_empty() and _fired == 0:
+        _verdict = mo.callout(
+            mo.md(f"**Latest run `{_run}`: no alarm fired, all {_latest.height} reports passed.**"), kind="success"
+        )
     else:
         _lines = "\n".join(
             f"- **{kind}{' (' + dataset + ')' if dataset else ''}**: {reason}"
             for kind, dataset, reason in _failed.select("kind", "dataset", "reason").iter_rows()
         )
         _verdict = mo.callout(
-            mo.md(f"**Alert: latest run `{_run}`, {_failed.height} report(s) failed.**\n\n{_lines}"), kind="danger"
+            mo.md(
+                f"**Alert: latest run `{_run}`: {_fired} alarm(s) fired, {_failed.height} report(s) failed.**"
+                f"\n\n{_lines}"
+            ),
+            kind="danger",
         )
-    _verdict
+    _parts = [_verdict]
+    if not _alarms.is_empty():
+        _parts += [
+            mo.md(
+                "## Alarm checks per run\n\nThe night against the reference period (rating shift in stars, "
+                "popularity shock and new-item flood as shares); thresholds in `docs/monitoring.md`."
+            ),
+            _alarms,
+        ]
+    mo.vstack(_parts)
     return
 
 

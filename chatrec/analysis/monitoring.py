@@ -60,6 +60,15 @@ def llm_frame(trend: pl.DataFrame) -> pl.DataFrame:
     ).select("run_id", "finished_at", "metric", "value", "passed", "reason")
 
 
+def alarm_frame(trend: pl.DataFrame) -> pl.DataFrame:
+    """run_id, finished_at, alarms_fired and each alarm check's figure (alarm_<check>) per run, oldest first;
+    the checks and their thresholds are chatrec/monitoring/alarms.py (docs/monitoring.md)."""
+    rows = trend.filter((pl.col("scope") == "flow") & (pl.col("metric").str.starts_with("alarm")))
+    if rows.is_empty():
+        return pl.DataFrame()
+    return rows.pivot(on="metric", index=["run_id", "finished_at"], values="value").sort("finished_at")
+
+
 def line_chart(frame: pl.DataFrame, series: str, value: str, title: str, y_title: str) -> go.Figure:
     """One line per value of `series` over runs (x = run finish time); failed reports as red crosses."""
     figure = go.Figure()
@@ -121,6 +130,8 @@ def missing_notes(trend: pl.DataFrame) -> list[str]:
     for dataset in DRIFT_DATASETS:
         if drift.filter(pl.col("dataset") == dataset).is_empty():
             notes.append(f"No drift figures for {dataset}: the data set lacks them or its windows were empty.")
+    if alarm_frame(trend).is_empty():
+        notes.append("No alarm checks recorded for these runs (monitors before the alarm checks existed).")
     if quality_frame(trend).is_empty():
         notes.append("No recommendation-quality figures yet.")
     if llm_frame(trend).is_empty():

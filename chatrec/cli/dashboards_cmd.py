@@ -12,7 +12,6 @@ from pathlib import Path
 
 import typer
 
-from chatrec.analysis.notebooks import NotebookError
 from chatrec.settings import get_settings
 
 app = typer.Typer(help="Monitoring dashboards: the report index page and the Evidently UI.", no_args_is_help=True)
@@ -21,6 +20,7 @@ app = typer.Typer(help="Monitoring dashboards: the report index page and the Evi
 @app.command("build")
 def build() -> None:
     """Write <reports_dir>/index.html: the monitoring notebook's trends and every report, as static HTML."""
+    from chatrec.analysis.notebooks import NotebookError
     from dashboards.build import build_index
 
     try:

@@ -7,17 +7,20 @@ from pathlib import Path
 
 import typer
 
-from chatrec.analysis.notebooks import NOTEBOOKS, NotebookError, export_html, marimo_env, open_command
 from chatrec.settings import get_settings
+
+NOTEBOOK_NAMES = "tour, recommendations, monitoring, experiments"  # chatrec.analysis.notebooks.NOTEBOOKS
 
 
 def notebook(
-    name: str = typer.Argument(..., help=f"one of: {', '.join(NOTEBOOKS)}"),
+    name: str = typer.Argument(..., help=f"one of: {NOTEBOOK_NAMES}"),
     edit: bool = typer.Option(True, "--edit/--run", help="--edit: editable notebook (default); --run: read-only app"),
     port: int | None = typer.Option(None, help="port on 127.0.0.1; default: marimo's (2718) or the next free one"),
     export: Path | None = typer.Option(None, help="instead of opening it, run it headless and write static HTML here"),
 ) -> None:
     """Open a notebook (warehouse tour, recommendations explorer, monitoring, experiments) over the warehouse."""
+    from chatrec.analysis.notebooks import NotebookError, export_html, marimo_env, open_command
+
     settings = get_settings()
     try:
         if export is not None:

@@ -1,7 +1,7 @@
 """Small warehouses the notebooks are run against, built once per test session: one with nothing in
 it, one lacking optional data (implicit-style MovieLens "latest" ratings, no user attributes, no
 monitoring, no LLM), and MovieLens 100K with two monitored recommendation runs (the users data set
-drifts, so the monitoring page has an alert)."""
+drifts and drift_alarm is on, so the monitoring page has an alert)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def settings_under(folder: Path) -> Settings:
         warehouse_path=var / "chatrec.duckdb", landing_dir=var / "landing", artifacts_dir=var / "artifacts",
         reports_dir=var / "reports", evidently_workspace=var / "evidently", cache_dir=var / "cache",
         candidate_model="popularity", torch_threads=1, llm_backend="none",
+        drift_alarm=True,  # drift beyond the threshold fails its report: the pages must mark it
     )  # fmt: skip
 
 

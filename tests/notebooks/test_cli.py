@@ -16,6 +16,9 @@ def test_an_unknown_notebook_exits_2_naming_the_known_ones(tmp_path: Path) -> No
 
 
 def test_notebooks_open_on_loopback_only() -> None:
+    from chatrec.cli.notebook_cmd import NOTEBOOK_NAMES
+
+    assert ", ".join(NOTEBOOKS) == NOTEBOOK_NAMES  # the --help text lists them without importing marimo
     for name in NOTEBOOKS:
         assert notebook_path(name).is_file()
         command = open_command(name, edit=name != "monitoring", port=2799)

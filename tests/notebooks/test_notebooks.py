@@ -79,7 +79,7 @@ def test_the_monitor_index_is_the_monitoring_notebook_with_one_series_per_data_s
     assert drift["alert (report failed)"] == drift["users"]  # users drift in MovieLens 100K: marked as alerts
     ranking = figures["Ranking quality at k"]
     assert set(ranking) == {f"{m}_at_5" for m in ("ndcg", "precision", "recall", "map", "mrr", "hit_rate")}
-    assert "Alert: latest run" in shown(page)
+    assert "Alert: latest run" in shown(page) and "Alarm checks per run" in shown(page)
     assert not any(title.startswith("LLM") for title in figures)  # no LLM run: said in a note instead
     assert "No run used the LLM yet" in shown(page)
     assert (monitored_warehouse.reports_dir / "_marimo" / "index.html").is_file()  # the frontend is served locally
