@@ -212,6 +212,7 @@ class Settings(BaseSettings):
         30, ge=1, description="length of the current drift window, ending at the newest interaction"
     )
     dashboards_port: int = Field(8000, ge=1, le=65535, description="port of `chatrec dashboards serve` (Evidently UI)")
+    index_port: int = Field(8010, ge=1, le=65535, description="port of `chatrec dashboards index` (the report index)")
     promotion_tolerance: float = Field(0.01, ge=0, description="relative regression allowed when promoting")
 
     @classmethod

@@ -33,10 +33,11 @@ def build() -> None:
 
 @app.command("index")
 def index(
-    port: int = typer.Option(8010, help="port on 127.0.0.1"),
+    port: int | None = typer.Option(None, help="port on 127.0.0.1; default settings.index_port (8010)"),
 ) -> None:
     """Serve <reports_dir> (the index page and every report) on http://127.0.0.1:PORT (Ctrl-C stops it)."""
     settings = get_settings()
+    port = port or settings.index_port
     page = settings.reports_dir / "index.html"
     if not page.is_file():
         typer.echo(f"no index page at {page}: run `chatrec dashboards build` or `chatrec run monitor` first", err=True)

@@ -30,3 +30,22 @@ def test_warehouse_docs_command_writes_the_committed_reference(tmp_path: Path) -
     result = chatrec("warehouse", "docs", "--output", str(tmp_path / "warehouse.md"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "warehouse.md").read_text() == docs_path().read_text()
+
+
+def test_dashboards_index_serves_the_reports_folder_on_loopback(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    import httpx
+
+    from tests.evidently_ui import free_port, running_server
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "index.html").write_text("<title>chatrec monitoring</title>")
+    port = free_port()
+    env = {**os.environ, "CHATREC_REPORTS_DIR": str(tmp_path / "reports")}
+    url = f"http://127.0.0.1:{port}/index.html"
+    with running_server([sys.executable, "-m", "chatrec", "dashboards", "index", "--port", str(port)], env, url):
+        assert "chatrec monitoring" in httpx.get(url, timeout=10).text
+    missing = chatrec("dashboards", "index", cwd=tmp_path, env={"CHATREC_REPORTS_DIR": str(tmp_path / "none")})
+    assert missing.returncode == 1 and "run `chatrec dashboards build`" in missing.stderr
