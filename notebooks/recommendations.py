@@ -14,9 +14,10 @@ def _():
 
     from chatrec.analysis.explorer import first_stage_candidates
     from chatrec.analysis.notebooks import open_warehouse
+    from chatrec.models.artifacts import ArtifactError
     from chatrec.settings import Settings
 
-    return Settings, first_stage_candidates, go, json, mo, open_warehouse, pl
+    return ArtifactError, Settings, first_stage_candidates, go, json, mo, open_warehouse, pl
 
 
 @app.cell
@@ -77,11 +78,12 @@ def _(con, mo, user):
 
 
 @app.cell
-def _(Settings, con, first_stage_candidates, mo, run, user):
+def _(ArtifactError, Settings, con, first_stage_candidates, mo, run, user):
+    _settings = Settings()
     try:
-        candidates = first_stage_candidates(con, run["run_id"], user.value, Settings().top_k_candidates)
+        candidates = first_stage_candidates(con, run["run_id"], user.value, _settings)
         _shown = mo.vstack([mo.md("## First-stage candidates (re-scored by the run's model)"), candidates])
-    except (KeyError, FileNotFoundError, OSError) as _exc:
+    except (KeyError, OSError, ArtifactError) as _exc:  # model archived, artifact missing or changed
         candidates = None
         _shown = mo.callout(
             mo.md(f"**First-stage candidates unavailable:** the run's model artifact could not be loaded ({_exc})."),

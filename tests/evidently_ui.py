@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 from chatrec.cli.dashboards_cmd import evidently_command
+from tests.processes import stop_server
 
 
 def free_port() -> int:
@@ -45,11 +45,7 @@ def running_server(command: list[str], env: dict[str, str], probe: str) -> Itera
                 time.sleep(1)
         yield server
     finally:
-        children = psutil.Process(server.pid).children(recursive=True)
-        server.terminate()
-        server.wait(timeout=30)
-        psutil.wait_procs(children, timeout=30)
-        assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        stop_server(server)  # asserts the server and every process it started are gone
 
 
 @contextmanager

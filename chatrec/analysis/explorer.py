@@ -8,21 +8,24 @@ import polars as pl
 
 from chatrec.models import Recommender
 from chatrec.models.training import load_model
+from chatrec.settings import Settings
 
 
 def first_stage_candidates(
-    con: duckdb.DuckDBPyConnection, run_id: str, user_id: str, n_candidates: int
+    con: duckdb.DuckDBPyConnection, run_id: str, user_id: str, settings: Settings
 ) -> pl.DataFrame:
-    """item_id, title, stage1_rank, stage1_score, final_rank, llm_score for the run's model and user.
+    """item_id, title, stage1_rank, stage1_score, final_rank, llm_score for the run's model and user
+    (settings.top_k_candidates of them, as the batch run handed to the re-ranker).
 
-    Raises KeyError / FileNotFoundError when the run's model or its artifact is gone (archived, cleaned)."""
+    Raises KeyError when the run's model is not registered, ArtifactError/OSError when its artifact is
+    gone or changed (archived, cleaned, tampered)."""
     rows = con.execute("SELECT model_id FROM recs.runs WHERE run_id = ?", [run_id]).fetchall()
     if not rows or rows[0][0] is None:
         raise KeyError(f"run {run_id!r} has no model_id in recs.runs")
-    model = load_model(con, rows[0][0])
+    model = load_model(con, rows[0][0], settings)
     if not isinstance(model, Recommender):
         raise KeyError(f"{rows[0][0]} is not a candidate recommender")
-    candidates = model.recommend([user_id], n_candidates).select(
+    candidates = model.recommend([user_id], settings.top_k_candidates).select(
         "item_id", pl.col("rank").alias("stage1_rank"), pl.col("score").alias("stage1_score")
     )
     final = con.sql(
