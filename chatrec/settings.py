@@ -158,6 +158,12 @@ class Settings(BaseSettings):
         description="memory a step may plan to use; a step whose estimate exceeds it fails before it starts "
         "(nothing written). None = 80% of the machine's RAM",
     )
+    dask_batch_min_users: int | None = Field(
+        50_000,
+        ge=1,
+        description="batch runs with at least this many (non-LLM) users score their chunks on Dask "
+        "(dask_address, else a LocalCluster of dask_workers); smaller runs score in-process; None = never",
+    )
     score_chunk_users: int = Field(
         5_000, ge=1, description="users the batch run scores, explains and writes per chunk (bounds its memory)"
     )

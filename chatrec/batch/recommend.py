@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,13 +161,17 @@ def recommend_batch(
         rest = [u for u in users if u not in served_by_llm]
         source = "template_only" if use_llm else "template"
         # the other users in chunks: memory is bounded by one chunk's scores, whatever the user count
+        chunks = [
+            rest[start : start + settings.score_chunk_users]
+            for start in range(0, len(rest), settings.score_chunk_users)
+        ]
         with progress("recommend", total=len(users), unit="users") as advance:
             advance(len(chosen))
-            for number, start in enumerate(range(0, len(rest), settings.score_chunk_users), start=1):
-                chunk = rest[start : start + settings.score_chunk_users]
-                final, explained = score_chunk(model, index, chunk, settings, source)
-                write_part(parts, number, final, explained)
-                advance(len(chunk))
+            if use_dask_for(len(rest), settings):
+                score_on_dask(model, index, chunks, settings, source, parts, advance)
+            else:
+                for number, chunk in enumerate(chunks, start=1):
+                    advance(score_and_write(model, index, chunk, settings, source, parts, number))
         n_recommendations, n_explanations = publish_parts(con, run_id, parts, llm_metrics)
     except Exception as exc:
         con.execute(
@@ -221,6 +226,61 @@ def score_chunk(
         pl.col("score").alias("stage1_score"), pl.lit(None, dtype=pl.Float64).alias("llm_score")
     )
     return final.select(RECOMMENDATION_COLUMNS), explanations_frame(final, [], index, source)
+
+
+def score_and_write(
+    model: Recommender,
+    index: EvidenceIndex,
+    users: list[str],
+    settings: Settings,
+    source: str,
+    parts: Path,
+    number: int,
+) -> int:
+    """One chunk scored, explained and written as Parquet part `number`; returns its user count."""
+    final, explained = score_chunk(model, index, users, settings, source)
+    write_part(parts, number, final, explained)
+    return len(users)
+
+
+def use_dask_for(n_users: int, settings: Settings) -> bool:
+    """Dask pays only past a size (starting workers and shipping the model cost seconds; bench.scale):
+    `dask_batch_min_users` decides; a configured cluster address does not change that."""
+    return settings.dask_batch_min_users is not None and n_users >= settings.dask_batch_min_users
+
+
+def score_on_dask(
+    model: Recommender,
+    index: EvidenceIndex,
+    chunks: list[list[str]],
+    settings: Settings,
+    source: str,
+    parts: Path,
+    advance: Callable[[int], None],
+) -> None:
+    """Chunks scored on Dask workers: the model and evidence index are shipped to each worker once,
+    every chunk writes its own Parquet part (so `parts` must be a folder the workers share with this
+    process: local disk for a LocalCluster, a shared mount for a real cluster)."""
+    from distributed import as_completed
+
+    from chatrec.features.extract import dask_client
+
+    client = dask_client(settings)
+    try:
+        shared_model, shared_index = client.scatter([model, index], broadcast=True)
+        futures = [
+            client.submit(
+                score_and_write, shared_model, shared_index, chunk, settings, source, parts, number, pure=False
+            )
+            for number, chunk in enumerate(chunks, start=1)
+        ]
+        for future in as_completed(futures):
+            advance(future.result())
+    finally:
+        cluster = client.cluster
+        client.close()
+        if not settings.dask_address and cluster is not None:
+            cluster.close()
 
 
 def write_part(parts: Path, number: int, final: pl.DataFrame, explanations: pl.DataFrame) -> None:

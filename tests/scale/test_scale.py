@@ -137,3 +137,23 @@ def test_a_chunked_batch_run_equals_a_single_chunk_run(
     assert rows(whole.run_id) == rows(chunked.run_id)
     assert not list(Path(settings.cache_dir).glob("run-*"))  # the chunk files are gone
     assert np.all(synthetic_warehouse.execute("SELECT status FROM recs.runs").fetchnumpy()["status"] == "complete")
+
+
+def test_a_batch_run_on_a_two_worker_local_cluster_equals_the_in_process_run(
+    synthetic_warehouse: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    local = settings.model_copy(
+        update={"candidate_model": "itemknn", "score_chunk_users": 25, "dask_batch_min_users": None}
+    )
+    retrain(synthetic_warehouse, local, ["itemknn"])
+    in_process = recommend_batch(synthetic_warehouse, local)
+    on_dask = recommend_batch(
+        synthetic_warehouse, local.model_copy(update={"dask_batch_min_users": 1, "dask_workers": 2})
+    )
+    sql = (
+        "SELECT r.user_id, r.rank, r.item_id, e.text FROM recs.recommendations r JOIN recs.explanations e"
+        " USING (run_id, user_id, item_id) WHERE run_id = ? ORDER BY r.user_id, r.rank"
+    )
+    rows = synthetic_warehouse.execute(sql, [on_dask.run_id]).fetchall()
+    assert len(rows) == 120 * local.top_k_final
+    assert rows == synthetic_warehouse.execute(sql, [in_process.run_id]).fetchall()

@@ -1,0 +1,159 @@
+"""Wall time and peak memory of each nightly stage (LLM off) on synthetic MovieLens-shaped data.
+
+    nice -n 10 python -m bench.scale --sizes 1M            # what docs/benchmarks.md reports
+    nice -n 10 python -m bench.scale --sizes 1M,5M --dask-workers 1,2
+    python -m bench.scale --sizes 25M                      # ~160K users, 60K items (ML-25M's shape)
+
+Each size gets a fresh warehouse. Every stage runs in its own child process, so its peak resident
+memory (`ru_maxrss` of that child, from wait4) is its own; Dask workers are grandchildren and are
+not in that figure. Stages are the nightly's, called through the library (no Prefect server, whose
+fixed start-up cost would hide the data-dependent part): generate, ingest (the generated Parquet
+through `chatrec ingest csv`'s code path), features, retrain (the default models), recommend (the
+batch run, in-process), monitor. `--dask-workers 1,2` adds the batch run again on a LocalCluster of
+each worker count (same data, same model), for the scale-out comparison.
+
+Users and items per size: see SHAPES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SIZES = {"100K": 100_000, "1M": 1_000_000, "5M": 5_000_000, "25M": 25_000_000}
+STAGES = ("generate", "ingest", "features", "retrain", "recommend", "monitor")
+
+
+# (users, items) per size: MovieLens 100K's and 1M's own shapes, ML-25M's (about 160K users, 60K items),
+# and between them 5M with a catalogue past the default max_model_items, so the cap binds
+SHAPES = {"100K": (943, 1_682), "1M": (6_040, 3_706), "5M": (32_000, 20_000), "25M": (160_000, 60_000)}
+
+
+def shape(interactions: int) -> tuple[int, int]:
+    label = next(k for k, v in SIZES.items() if v == interactions)
+    return SHAPES[label]
+
+
+def run_stage(stage: str, workdir: Path, interactions: int, env: dict[str, str]) -> dict[str, Any]:
+    """Run one stage in a child process; its wall time and peak RSS."""
+    command = [sys.executable, "-m", "bench.scale", "--stage", stage, "--workdir", str(workdir)]
+    command += ["--interactions", str(interactions)]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env={**os.environ, **env})
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"stage {stage} failed (exit {os.waitstatus_to_exitcode(status)})")
+    return {"stage": stage, "seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+
+
+def settings_env(workdir: Path) -> dict[str, str]:
+    return {
+        "CHATREC_WAREHOUSE_PATH": str(workdir / "chatrec.duckdb"),
+        "CHATREC_ARTIFACTS_DIR": str(workdir / "artifacts"),
+        "CHATREC_REPORTS_DIR": str(workdir / "reports"),
+        "CHATREC_EVIDENTLY_WORKSPACE": str(workdir / "evidently"),
+        "CHATREC_CACHE_DIR": str(workdir / "cache"),
+        "CHATREC_LLM_BACKEND": "none",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+def stage_main(stage: str, workdir: Path, interactions: int) -> None:
+    """One stage, in this (child) process."""
+    from chatrec.data.synthetic import SyntheticSpec, write_parquet
+    from chatrec.settings import Settings
+    from chatrec.warehouse import connect
+
+    users, items = shape(interactions)
+    spec = SyntheticSpec(users=users, items=items, interactions=interactions, seed=42)
+    data = workdir / "data"
+    if stage == "generate":
+        written = write_parquet(spec, data)
+        (workdir / "mapping.txt").write_text(written.mapping)
+        return
+    settings = Settings()
+    con = connect(settings)
+    try:
+        if stage == "ingest":
+            from chatrec.data.ingest import ingest_table
+
+            summary = ingest_table(con, data / "interactions.parquet", (workdir / "mapping.txt").read_text())
+            assert summary.rows_quarantined == 0, summary
+        elif stage == "features":
+            from chatrec.features.extract import extract_features
+
+            extract_features(con, settings)
+        elif stage == "retrain":
+            from chatrec.retrain import retrain
+
+            retrain(con, settings)
+        elif stage.startswith("recommend"):
+            from chatrec.batch.recommend import recommend_batch
+
+            recommend_batch(con, settings)
+        elif stage == "monitor":
+            from chatrec.monitoring.monitor import monitor
+
+            monitor(con, settings)
+        else:
+            raise ValueError(f"unknown stage {stage!r}")
+    finally:
+        con.close()
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1M", help=f"comma-separated, of {', '.join(SIZES)}")
+    parser.add_argument("--dask-workers", default="", help="e.g. 1,2: also time the batch run on Dask")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--interactions", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        stage_main(args.stage, Path(args.workdir), args.interactions)
+        return
+
+    from bench.common import machine, write_result
+
+    runs = []
+    for label in args.sizes.split(","):
+        interactions = SIZES[label]
+        users, items = shape(interactions)
+        workdir = Path(tempfile.mkdtemp(prefix=f"chatrec-scale-{label}-"))
+        env = settings_env(workdir)
+        print(f"== {label}: {interactions:,} interactions, {users:,} users, {items:,} items ({workdir})", flush=True)
+        stages = []
+        load_before = load_average()
+        for stage in STAGES:
+            stages.append(run_stage(stage, workdir, interactions, env))
+            print(f"   {stages[-1]}", flush=True)
+        dask = []
+        for workers in filter(None, args.dask_workers.split(",")):
+            dask_env = {**env, "CHATREC_DASK_BATCH_MIN_USERS": "1", "CHATREC_DASK_WORKERS": workers}
+            dask.append({**run_stage("recommend", workdir, interactions, dask_env), "dask_workers": int(workers)})
+            print(f"   {dask[-1]}", flush=True)
+        runs.append(
+            {"size": label, "interactions": interactions, "users": users, "items": items, "stages": stages,
+             "total_seconds": round(sum(s["seconds"] for s in stages), 1),
+             "peak_rss_mb": max(s["peak_rss_mb"] for s in stages), "recommend_on_dask": dask,
+             "load_average_before": load_before, "load_average_after": load_average()}
+        )  # fmt: skip
+    path = write_result("scale", {"machine": machine(), "runs": runs, "nice": os.nice(0)})
+    print(json.dumps(runs, indent=1))
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()
