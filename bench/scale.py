@@ -62,6 +62,8 @@ def settings_env(workdir: Path) -> dict[str, str]:
         "CHATREC_EVIDENTLY_WORKSPACE": str(workdir / "evidently"),
         "CHATREC_CACHE_DIR": str(workdir / "cache"),
         "CHATREC_LLM_BACKEND": "none",
+        # one torch thread: on a shared 2-core machine two intra-op threads contend (STACK.md)
+        "CHATREC_TORCH_THREADS": os.environ.get("CHATREC_TORCH_THREADS", "1"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 
@@ -150,7 +152,7 @@ def main() -> None:
              "peak_rss_mb": max(s["peak_rss_mb"] for s in stages), "recommend_on_dask": dask,
              "load_average_before": load_before, "load_average_after": load_average()}
         )  # fmt: skip
-    path = write_result("scale", {"machine": machine(), "runs": runs, "nice": os.nice(0)})
+    path = write_result("scale_" + args.sizes.replace(",", "_"), {"machine": machine(), "runs": runs, "nice": os.nice(0)})
     print(json.dumps(runs, indent=1))
     print(f"-> {path}")
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import polars as pl
+
 from chatrec.data.sources.base import (
-    INTERACTION_COLUMNS,
-    ITEM_COLUMNS,
-    USER_COLUMNS,
-    RejectedLine,
     SourceBatch,
     SourceError,
-    text_frame,
 )
 from chatrec.data.sources.tables import read_columns
 
@@ -69,55 +66,46 @@ class ColumnMapping:
         return [v for f in fields(self) if f.name not in skip and isinstance(v := getattr(self, f.name), str)]
 
 
-def _read_rows(path: Path, columns: list[str], rejected: list[RejectedLine]) -> list[tuple[int, dict[str, str]]]:
-    """(record number, {column: text}) for each row of a CSV or Parquet file."""
-    frame, bad = read_columns(path, columns, entity="interaction", what="interactions")
-    rejected.extend(bad)
-    return [(row["source_line"], row) for row in frame.iter_rows(named=True)]
-
-
 def read_table(path: Path, mapping: ColumnMapping) -> SourceBatch:
     path = Path(path)
-    rejected: list[RejectedLine] = []
-    rows = _read_rows(path, mapping.source_columns(), rejected)
+    frame, rejected = read_columns(path, mapping.source_columns(), entity="interaction", what="interactions")
+    rejected = list(rejected)
 
-    def get(row: dict[str, str], column: str | None) -> str | None:
-        return row.get(column) if column else None
+    # column expressions, not per-row dicts: a 25M-row Parquet file stays a columnar frame
+    def text(column: str | None) -> pl.Expr:
+        return pl.col(column).cast(pl.Utf8) if column else pl.lit(None, dtype=pl.Utf8)
 
-    interactions = [
-        {
-            "source_file": path.name,
-            "source_line": n,
-            "user_id": row[mapping.user],
-            "item_id": row[mapping.item],
-            "rating": get(row, mapping.rating),
-            "event": get(row, mapping.event) or mapping.event_name or "rating",
-            "ts": row[mapping.timestamp],
-        }
-        for n, row in rows
-    ]
+    origin = [pl.lit(path.name).alias("source_file"), pl.col("source_line").cast(pl.Int64)]
+    default_event = mapping.event_name or "rating"
+    event = pl.when(text(mapping.event).is_null() | (text(mapping.event) == "")).then(pl.lit(default_event))
+    interactions = frame.select(
+        *origin,
+        text(mapping.user).alias("user_id"),
+        text(mapping.item).alias("item_id"),
+        text(mapping.rating).alias("rating"),
+        event.otherwise(text(mapping.event)).alias("event"),
+        text(mapping.timestamp).alias("ts"),
+    )
     items = None
     if mapping.title:
-        items = text_frame(
-            [
-                {"source_file": path.name, "source_line": n, "item_id": row[mapping.item], "title": row[mapping.title],
-                 "release_year": get(row, mapping.year), "genres": get(row, mapping.categories),
-                 "description": get(row, mapping.text)}
-                for n, row in rows
-            ],
-            ITEM_COLUMNS,
-        )  # fmt: skip
+        items = frame.select(
+            *origin,
+            text(mapping.item).alias("item_id"),
+            text(mapping.title).alias("title"),
+            text(mapping.year).alias("release_year"),
+            text(mapping.categories).alias("genres"),
+            text(mapping.text).alias("description"),
+        )
     users = None
     if any((mapping.age, mapping.gender, mapping.occupation, mapping.zip_code)):
-        users = text_frame(
-            [
-                {"source_file": path.name, "source_line": n, "user_id": row[mapping.user],
-                 "age": get(row, mapping.age), "gender": get(row, mapping.gender),
-                 "occupation": get(row, mapping.occupation), "zip_code": get(row, mapping.zip_code)}
-                for n, row in rows
-            ],
-            USER_COLUMNS,
-        )  # fmt: skip
+        users = frame.select(
+            *origin,
+            text(mapping.user).alias("user_id"),
+            text(mapping.age).alias("age"),
+            text(mapping.gender).alias("gender"),
+            text(mapping.occupation).alias("occupation"),
+            text(mapping.zip_code).alias("zip_code"),
+        )
     rating_range = None
     if mapping.rating_min is not None or mapping.rating_max is not None:
         rating_range = (
@@ -128,7 +116,7 @@ def read_table(path: Path, mapping: ColumnMapping) -> SourceBatch:
         source="csv",
         path=str(path),
         files=[path],
-        interactions=text_frame(interactions, INTERACTION_COLUMNS),
+        interactions=interactions,
         items=items.unique(subset="item_id", keep="first", maintain_order=True) if items is not None else None,
         users=users.unique(subset="user_id", keep="first", maintain_order=True) if users is not None else None,
         rejected=rejected,
