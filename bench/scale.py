@@ -152,7 +152,9 @@ def main() -> None:
              "peak_rss_mb": max(s["peak_rss_mb"] for s in stages), "recommend_on_dask": dask,
              "load_average_before": load_before, "load_average_after": load_average()}
         )  # fmt: skip
-    path = write_result("scale_" + args.sizes.replace(",", "_"), {"machine": machine(), "runs": runs, "nice": os.nice(0)})
+    path = write_result(
+        "scale_" + args.sizes.replace(",", "_"), {"machine": machine(), "runs": runs, "nice": os.nice(0)}
+    )
     print(json.dumps(runs, indent=1))
     print(f"-> {path}")
 
