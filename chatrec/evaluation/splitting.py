@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import polars as pl
 
@@ -15,18 +17,50 @@ def per_user_random_split(
 
     This is the Chat-Rec protocol's 80/20 split, and the per-user stratified 75/25 split the
     issue's full-catalogue protocol names (Microsoft Recommenders' `filter_by="user"`).
+
+    Each user's rows are ordered by draws from that user's own stream, seeded by a hash of
+    (seed, user id), so users are split independently of each other. A single seeded
+    permutation per group (`shuffle(seed).over(user)`) gives every user with the same number of
+    rows the same positions held out, which ties the splits of users together. The same seed,
+    user ids and row order give the same split on any machine (the hash is blake2b, not Python's
+    salted `hash`).
     """
     if not 0 < test_ratio < 1:
         raise ValueError(f"test_ratio must be in (0, 1), got {test_ratio}")
-    shuffled = frame.with_row_index("_row").with_columns(
-        pl.int_range(pl.len()).shuffle(seed=seed).over(col_user).alias("_position"),
-        pl.len().over(col_user).alias("_count"),
+    indexed = frame.with_row_index("_row").with_columns(
+        pl.int_range(pl.len()).over(col_user).alias("_nth"), pl.len().over(col_user).alias("_count")
+    )
+    user_ids = indexed[col_user].unique()
+    user_seeds = pl.DataFrame(
+        {col_user: user_ids, "_user_seed": [user_stream_seed(seed, user) for user in user_ids.to_list()]},
+        schema={col_user: frame.schema[col_user], "_user_seed": pl.UInt64},
+    )
+    with_seed = indexed.join(user_seeds, on=col_user, how="left").sort("_row")
+    draws = counter_draws(with_seed["_user_seed"].to_numpy(), with_seed["_nth"].to_numpy())
+    shuffled = with_seed.with_columns(pl.Series("_draw", draws)).with_columns(
+        (pl.col("_draw").rank("ordinal").over(col_user) - 1).alias("_position")
     )
     in_test = pl.col("_position") < (pl.col("_count") * test_ratio).round(0).cast(pl.Int64)
-    drop = ["_row", "_position", "_count"]
+    drop = ["_row", "_nth", "_count", "_user_seed", "_draw", "_position"]
     train = shuffled.filter(~in_test).sort("_row").drop(drop)
     test = shuffled.filter(in_test).sort("_row").drop(drop)
     return train, test
+
+
+def user_stream_seed(seed: int, user: object) -> int:
+    """A 64-bit seed for one user's random stream: blake2b of the split seed and the user id."""
+    digest = hashlib.blake2b(f"{seed}\x1f{user}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def counter_draws(stream_seeds: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """SplitMix64 of (stream seed, counter): the counter-th draw of each row's stream, vectorised."""
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        z = stream_seeds.astype(np.uint64) + (counters.astype(np.uint64) + np.uint64(1)) * golden
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 def per_item_stratified_split(

@@ -28,6 +28,36 @@ def test_per_user_random_split_holds_out_each_users_share() -> None:
     assert not other.equals(train)
 
 
+def test_per_user_random_split_draws_each_user_independently() -> None:
+    # 50 users with the same 10 rows each (positions 0..9 in frame order): a single permutation per
+    # group would hold out the same two positions for every one of them
+    frame = pl.DataFrame(
+        {
+            "user_id": [f"u{u}" for u in range(50) for _ in range(10)],
+            "item_id": [f"i{n}" for _ in range(50) for n in range(10)],
+        }
+    )
+    _, test = per_user_random_split(frame, 0.2, seed=7)
+    held_out_sets = {tuple(sorted(group["item_id"].to_list())) for _, group in test.group_by("user_id")}
+    assert len(held_out_sets) > 25  # 45 possible pairs; 50 independent users cover most of them
+    first, second = (test.filter(pl.col("user_id") == user)["item_id"].sort().to_list() for user in ("u0", "u1"))
+    assert first != second  # two users with equal counts, different held-out rows
+    # reproducible, and a user's split does not depend on which other users are in the frame
+    again, _ = per_user_random_split(frame.reverse().reverse(), 0.2, seed=7)
+    assert again.equals(per_user_random_split(frame, 0.2, seed=7)[0])
+    _, alone = per_user_random_split(frame.filter(pl.col("user_id") == "u3"), 0.2, seed=7)
+    assert alone.equals(test.filter(pl.col("user_id") == "u3"))
+
+
+def test_per_user_random_split_of_integer_user_ids_matches_their_text() -> None:
+    # the per-user seed hashes the id's text, so a warehouse's VARCHAR ids and a frame of integers split alike
+    numbers = pl.DataFrame({"user_id": [u for u in range(30) for _ in range(6)], "item_id": list(range(180))})
+    text = numbers.with_columns(pl.col("user_id").cast(pl.Utf8))
+    _, by_number = per_user_random_split(numbers, 0.5, seed=3)
+    _, by_text = per_user_random_split(text, 0.5, seed=3)
+    assert by_number["item_id"].to_list() == by_text["item_id"].to_list()
+
+
 def test_per_item_stratified_split_matches_microsoft_recommenders_by_hand() -> None:
     # numpy.random.RandomState(0).rand(5) = .549 .715 .603 .545 .424. Item a's four rows rank
     # 2, 4, 3, 1 by draw, i.e. shares .5, 1, .75, .25: train unless share > .75. Item b's only row
