@@ -1,14 +1,19 @@
 """Nightly retraining with a no-regression promotion gate.
 
 Each configured model is evaluated on a temporal holdout (fit on the first 90% of the window, score
-the last 10%), then refit on the whole window and registered with those holdout metrics. A new
-version replaces the production version of the same name only if its holdout metric does not
-regress beyond `settings.promotion_tolerance` (relative); otherwise the old one keeps serving and
-the registry row says why.
+the last 10%), then refit on the whole window and registered with those holdout metrics. The
+holdout is scored three ways: all its users, warm users (with training history: the users serving
+recommends from what it learned) and cold users (none: a first-stage model can only guess from
+popularity for them). A new version replaces the production version of the same name only if its
+warm-user metric does not regress beyond `settings.promotion_tolerance` (relative); the cold score
+is recorded beside it, and never buys a promotion, because in a temporal holdout the cold users can
+be most of the rows and make every model look like popularity. Otherwise the old one keeps serving
+and the registry row says why.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -32,7 +37,7 @@ from chatrec.models.training import (
 )
 from chatrec.settings import Settings
 
-# metric that decides promotion, and whether higher is better
+# metric that decides promotion (over warm users, see gate_metric), and whether higher is better
 GATE = {"candidate": ("ndcg_at_10", True), "rating": ("rmse", False)}
 
 
@@ -46,45 +51,82 @@ class RetrainOutcome:
 def holdout_metrics(
     name: str, settings: Settings, train: pl.DataFrame, holdout: pl.DataFrame, items: pl.DataFrame
 ) -> dict[str, float]:
+    """The model's holdout metrics over all users, and with `warm_` / `cold_` prefixes over the users
+    with / without training history (a group with no users gets no keys; its size is always given)."""
     model = make_model(name, settings)
     if isinstance(model, RatingPredictor):
         model.fit(train)
-        predicted = model.predict(holdout["user_id"].to_list(), holdout["item_id"].to_list())
-        return {"rmse": rmse(holdout["rating"].to_numpy(), predicted)}
+
+        def rating_metrics(rows: pl.DataFrame) -> dict[str, float]:
+            predicted = model.predict(rows["user_id"].to_list(), rows["item_id"].to_list())
+            return {"rmse": rmse(rows["rating"].to_numpy(), predicted)}
+
+        return by_group(rating_metrics, train, holdout)
     assert isinstance(model, Recommender)
     model.fit(train, items)
     k = settings.top_k_eval
     users = sample_users(holdout["user_id"].unique().sort().to_list(), settings.eval_max_users, settings.seed)
     holdout = holdout.filter(pl.col("user_id").is_in(users))
-    recommended = model.recommend(users, k)
-    return {
-        f"ndcg_at_{k}": ndcg_at_k(recommended, holdout, k),
-        f"precision_at_{k}": precision_at_k(recommended, holdout, k),
-        f"recall_at_{k}": recall_at_k(recommended, holdout, k),
-        f"map_at_{k}": map_at_k(recommended, holdout, k),
-    }
+
+    def ranking_metrics(rows: pl.DataFrame) -> dict[str, float]:
+        recommended = model.recommend(rows["user_id"].unique().sort().to_list(), k)
+        return {
+            f"ndcg_at_{k}": ndcg_at_k(recommended, rows, k),
+            f"precision_at_{k}": precision_at_k(recommended, rows, k),
+            f"recall_at_{k}": recall_at_k(recommended, rows, k),
+            f"map_at_{k}": map_at_k(recommended, rows, k),
+        }
+
+    return by_group(ranking_metrics, train, holdout)
+
+
+def by_group(
+    score: Callable[[pl.DataFrame], dict[str, float]], train: pl.DataFrame, holdout: pl.DataFrame
+) -> dict[str, float]:
+    """`score` over the whole holdout, its warm users (in `train`) and its cold users, with the sizes."""
+    known = train["user_id"].unique().implode()
+    warm = holdout.filter(pl.col("user_id").is_in(known))
+    cold = holdout.filter(~pl.col("user_id").is_in(known))
+    metrics = score(holdout)
+    for prefix, rows in (("warm_", warm), ("cold_", cold)):
+        if rows.height:
+            metrics.update({prefix + key: value for key, value in score(rows).items()})
+    return {**metrics, "warm_users": float(warm["user_id"].n_unique()), "cold_users": float(cold["user_id"].n_unique())}
+
+
+def gate_metric(version: ModelVersion) -> str:
+    """The metric promotion compares: the gate metric over warm users when the holdout had any."""
+    base, _ = GATE[version.kind]
+    if base not in version.metrics:  # e.g. top_k_eval != 10: the kind's first metric at that k
+        base = next(key for key in version.metrics if not key.startswith(("warm_", "cold_")))
+    return f"warm_{base}" if f"warm_{base}" in version.metrics else base
 
 
 def decide(version: ModelVersion, current: ModelVersion | None, tolerance: float) -> tuple[bool, str]:
-    metric, higher_is_better = GATE[version.kind]
-    if metric not in version.metrics:
-        metric = next(iter(version.metrics))
+    _, higher_is_better = GATE[version.kind]
+    metric = gate_metric(version)
     new = version.metrics[metric]
+    cold_metric = metric.replace("warm_", "cold_", 1)
+    cold = version.metrics.get(cold_metric)
+    cold_note = f"; {cold_metric} {cold:.4f}" if metric.startswith("warm_") and cold is not None else ""
     if current is None:
-        return True, f"first {version.name} model: promoted ({metric}={new:.4f})"
+        return True, f"first {version.name} model: promoted ({metric}={new:.4f}{cold_note})"
     if current.model_id == version.model_id:
         return True, f"unchanged: same data and parameters as {current.model_id}"
     old = current.metrics.get(metric)
     if old is None:
-        return True, f"{current.model_id} has no {metric}: promoted"
+        return True, f"{current.model_id} has no {metric}: promoted ({metric}={new:.4f}{cold_note})"
     change = (new - old) / abs(old) if old else 0.0
     regression = -change if higher_is_better else change
+    old_cold = current.metrics.get(cold_metric)
+    if cold_note and old_cold is not None:
+        cold_note += f" vs {old_cold:.4f}"
     if regression > tolerance:
         return False, (
             f"not promoted: {metric} {new:.4f} vs production {current.model_id} {old:.4f} "
-            f"({regression:.1%} worse > {tolerance:.1%} tolerance)"
+            f"({regression:.1%} worse > {tolerance:.1%} tolerance){cold_note}"
         )
-    return True, f"promoted over {current.model_id}: {metric} {new:.4f} vs {old:.4f}"
+    return True, f"promoted over {current.model_id}: {metric} {new:.4f} vs {old:.4f}{cold_note}"
 
 
 def models_to_retrain(settings: Settings) -> list[str]:
