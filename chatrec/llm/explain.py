@@ -56,7 +56,9 @@ def evidence_facts(evidence: Evidence) -> list[str]:
             if history["rating"] is not None
             else f'chose "{history["title"]}"'  # implicit feedback: no rating to quote
         )
-        facts.append(f'The user {did}; {history["co_likers"]} people who liked it also liked "{evidence.title}".')
+        facts.append(
+            f'The user {did}; {history["co_likers"]} people liked both "{history["title"]}" and "{evidence.title}".'
+        )
     if evidence.shared_genres:
         facts.append(
             f'"{evidence.title}" is {", ".join(evidence.shared_genres)}, genres of '

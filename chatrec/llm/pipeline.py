@@ -43,12 +43,31 @@ class BlendRecord:
     ndcg_llm: float
     ndcg_blend: float
     reused: bool
+    best_weight: float | None = None  # the grid's NDCG maximum before the interval check
+    gain_mean: float | None = None  # NDCG@k gain of best_weight over the first stage, per validation user
+    gain_ci_low: float | None = None
+    gain_ci_high: float | None = None
+    gain_confidence: float | None = None
+
+    @property
+    def interval(self) -> str:
+        if self.gain_ci_low is None or self.gain_ci_high is None or self.gain_mean is None:
+            return "no gain to test: the first stage alone scored best"
+        return (
+            f"w={self.best_weight:g} gains {self.gain_mean:+.4f} NDCG, {self.gain_confidence or 0:.1%} CI "
+            f"{self.gain_ci_low:+.4f}..{self.gain_ci_high:+.4f} over {self.n_users} validation users"
+        )
 
     @property
     def verdict(self) -> str:
         if self.weight == 0.0:
-            return f"weight 0: the LLM did not improve validation NDCG ({self.ndcg_llm:.4f} alone vs {self.ndcg_stage1:.4f}), so it is ignored"
-        return f"weight {self.weight:g}: validation NDCG {self.ndcg_stage1:.4f} -> {self.ndcg_blend:.4f}"
+            return (
+                f"weight 0: the LLM did not measurably improve validation NDCG ({self.interval}; "
+                f"LLM alone {self.ndcg_llm:.4f} vs first stage {self.ndcg_stage1:.4f}), so it is ignored"
+            )
+        return (
+            f"weight {self.weight:g}: validation NDCG {self.ndcg_stage1:.4f} -> {self.ndcg_blend:.4f} ({self.interval})"
+        )
 
 
 def llm_enabled(settings: Settings) -> bool:
@@ -59,13 +78,19 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+BLEND_COLUMNS = (
+    "blend_id, weight, mode, llm_model, n_users, ndcg_stage1, ndcg_llm, ndcg_blend, true AS reused,"
+    " best_weight, gain_mean, gain_ci_low, gain_ci_high, gain_confidence"
+)
+
+
 def latest_blend(con: duckdb.DuckDBPyConnection, settings: Settings) -> BlendRecord | None:
     row = con.execute(
-        "SELECT blend_id, weight, mode, llm_model, n_users, ndcg_stage1, ndcg_llm, ndcg_blend FROM models.llm_blends"
+        f"SELECT {BLEND_COLUMNS} FROM models.llm_blends"
         " WHERE candidate_model = ? AND llm_model = ? AND mode = ? ORDER BY fitted_at DESC LIMIT 1",
         [settings.candidate_model, settings.llm_model, settings.llm_rerank_mode],
     ).fetchall()
-    return BlendRecord(*row[0], reused=True) if row else None
+    return BlendRecord(*row[0]) if row else None
 
 
 def fit_blend(con: duckdb.DuckDBPyConnection, settings: Settings, backend: LLMBackend | None = None) -> BlendRecord:
@@ -82,13 +107,9 @@ def fit_blend(con: duckdb.DuckDBPyConnection, settings: Settings, backend: LLMBa
          "adapter": str(settings.llm_adapter or production_adapter(settings, con) or "")},
         interactions,
     )  # fmt: skip
-    existing = con.execute(
-        "SELECT blend_id, weight, mode, llm_model, n_users, ndcg_stage1, ndcg_llm, ndcg_blend FROM models.llm_blends"
-        " WHERE fingerprint = ?",
-        [key],
-    ).fetchall()
+    existing = con.execute(f"SELECT {BLEND_COLUMNS} FROM models.llm_blends WHERE fingerprint = ?", [key]).fetchall()
     if existing:
-        return BlendRecord(*existing[0], reused=True)
+        return BlendRecord(*existing[0])
     items = items_frame(con)
     train, holdout = temporal_split(interactions, 0.1)
     validation = validation_set(settings, train, holdout, items, users_frame(con))
@@ -96,18 +117,23 @@ def fit_blend(con: duckdb.DuckDBPyConnection, settings: Settings, backend: LLMBa
     builder = PromptBuilder(backend.count_tokens, settings.llm_prompt_tokens)
     reranker = LLMReranker(backend, builder, validation.reranker_contexts, settings.llm_rerank_mode)  # type: ignore[arg-type]
     scores, stats = reranker.score(validation.candidates, settings.top_k_final)
-    fit = fit_blend_weight(validation.candidates, scores, validation.relevant, settings.top_k_final)
+    fit = fit_blend_weight(validation.candidates, scores, validation.relevant, settings.top_k_final, seed=settings.seed)
     metrics = stats.as_metrics()
     blend_id = f"blend-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    gain = fit.gain
+    interval = [gain.mean, gain.low, gain.high, gain.confidence] if gain else [None, None, None, None]
     con.execute(
-        "INSERT INTO models.llm_blends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO models.llm_blends (blend_id, fingerprint, fitted_at, candidate_model, llm_model, mode, k,"
+        " weight, n_users, ndcg_stage1, ndcg_llm, ndcg_blend, ndcg_by_weight, valid_output_rate,"
+        " latency_ms_per_user, best_weight, gain_mean, gain_ci_low, gain_ci_high, gain_confidence)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [blend_id, key, _now(), settings.candidate_model, settings.llm_model, settings.llm_rerank_mode,
          settings.top_k_final, fit.weight, fit.users, fit.ndcg_stage1, fit.ndcg_llm, fit.ndcg_blend,
          json.dumps({str(w): v for w, v in fit.ndcg_by_weight.items()}), metrics["valid_output_rate"],
-         metrics["latency_ms_per_user"]],
+         metrics["latency_ms_per_user"], fit.best_weight, *interval],
     )  # fmt: skip
     record = BlendRecord(blend_id, fit.weight, settings.llm_rerank_mode, settings.llm_model, fit.users,
-                         fit.ndcg_stage1, fit.ndcg_llm, fit.ndcg_blend, reused=False)  # fmt: skip
+                         fit.ndcg_stage1, fit.ndcg_llm, fit.ndcg_blend, False, fit.best_weight, *interval)  # fmt: skip
     log.info("LLM blend fitted: %s", record.verdict)
     return record
 
@@ -196,6 +222,10 @@ def llm_rerank_and_explain(
     metrics["llm_users"] = float(len(users))
     if blend_record is not None:
         metrics["blend_weight"] = blend_record.weight
+        # the interval the weight was judged by, beside it (absent when the first stage scored best)
+        if blend_record.gain_ci_low is not None and blend_record.gain_ci_high is not None:
+            metrics["blend_gain_ci_low"] = blend_record.gain_ci_low
+            metrics["blend_gain_ci_high"] = blend_record.gain_ci_high
     if explanations:
         passed = sum(e.check_passed for e in explanations)
         metrics["explanation_check_pass_rate"] = passed / len(explanations)

@@ -8,7 +8,11 @@ Three modes, none of which can produce an unparseable answer or an item outside 
 - `yesno`: one prompt per candidate; the score is P("Yes") against P("No") (TALLRec-style).
 
 The final score is (1 - w) * first-stage + w * LLM, both min-max normalised per user. `fit_blend_weight`
-picks w on validation users by NDCG@k; w = 0 (ignore the LLM) is a legitimate outcome.
+picks the best w on validation users by NDCG@k, then keeps it only when a paired bootstrap over those
+users puts the whole confidence interval of its gain over the first stage above 0 (95%, Bonferroni-
+corrected for the grid's weights); otherwise w = 0
+(ignore the LLM), the default outcome. A grid maximum on a few dozen users is mostly noise: the
+interval is what says whether the LLM measurably helps.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from chatrec.evaluation.metrics import ndcg_at_k
+from chatrec.evaluation.metrics.ndcg import ndcg_per_user
 from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.context import ContextBuilder
 from chatrec.llm.prompts import PromptBuilder, Turn, candidate_labels
@@ -191,11 +195,66 @@ def blend(candidates: pl.DataFrame, llm: Sequence[LLMScores], weight: float, k: 
     )  # fmt: skip
 
 
+BOOTSTRAP_RESAMPLES = 4000
+# family-wise: the best of the grid's non-zero weights is tested, so the interval's level is
+# Bonferroni-corrected over them (0.95 over 10 weights = a 99.5% interval); without that correction a
+# chance-level LLM kept w > 0 in 5-10% of fits (python -m bench.blend_users)
+BOOTSTRAP_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class GainInterval:
+    """A paired bootstrap interval of the mean per-user gain (candidate - baseline)."""
+
+    mean: float
+    low: float
+    high: float
+    confidence: float
+    users: int
+
+    @property
+    def above_zero(self) -> bool:
+        return self.low > 0.0
+
+
+def paired_bootstrap_gain(
+    baseline: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    seed: int,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = BOOTSTRAP_CONFIDENCE,
+) -> GainInterval:
+    """Percentile bootstrap of mean(candidate - baseline), resampling users (each user's pair together).
+
+    Percentile, not BCa: with few users the differences are often all 0, where BCa is undefined."""
+    from scipy.stats import bootstrap
+
+    baseline, candidate = np.asarray(baseline, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
+    if baseline.shape != candidate.shape or baseline.ndim != 1:
+        raise ValueError(f"paired scores need two 1-d arrays of one length, got {baseline.shape} and {candidate.shape}")
+    if baseline.size < 2:
+        raise ValueError(f"a bootstrap interval needs at least 2 users, got {baseline.size}")
+    gains = candidate - baseline
+    if np.all(gains == gains[0]):  # no spread: every resample has the same mean
+        return GainInterval(float(gains[0]), float(gains[0]), float(gains[0]), confidence, gains.size)
+    result = bootstrap(
+        (gains,), np.mean, n_resamples=resamples, confidence_level=confidence, method="percentile",
+        random_state=np.random.default_rng(seed),
+    )  # fmt: skip
+    interval = result.confidence_interval
+    return GainInterval(float(gains.mean()), float(interval.low), float(interval.high), confidence, gains.size)
+
+
 @dataclass(frozen=True)
 class BlendFit:
+    """`weight` is what serving uses; `best_weight` the grid's NDCG maximum, `gain` its interval."""
+
     weight: float
     ndcg_by_weight: dict[float, float]
     users: int
+    best_weight: float = 0.0
+    gain: GainInterval | None = None
 
     @property
     def ndcg_stage1(self) -> float:
@@ -216,12 +275,36 @@ def fit_blend_weight(
     relevant: pl.DataFrame,
     k: int,
     grid: Sequence[float] = BLEND_GRID,
+    *,
+    seed: int = 0,
 ) -> BlendFit:
-    """The weight in `grid` with the best NDCG@k on validation users; ties go to the smaller weight,
-    so an LLM that adds nothing measurable gets w = 0."""
+    """The grid weight with the best NDCG@k on validation users (ties go to the smaller weight), kept
+    only if the paired bootstrap interval of its per-user gain over w = 0 lies above 0."""
     if relevant.is_empty():
         raise ValueError("no relevant validation interactions to fit the blend weight on")
-    results = {float(w): ndcg_at_k(blend(candidates, llm, float(w), k), relevant, k) for w in grid}
-    best = max(results.values())
-    weight = min(w for w, value in results.items() if value >= best - 1e-12)
-    return BlendFit(weight, results, len(llm))
+    per_user = {float(w): ndcg_per_user(blend(candidates, llm, float(w), k), relevant, k)["ndcg"] for w in grid}
+    return decide_blend_weight({w: values.to_numpy() for w, values in per_user.items()}, seed=seed, users=len(llm))
+
+
+def decide_blend_weight(
+    per_user_ndcg: dict[float, np.ndarray],
+    *,
+    seed: int,
+    users: int | None = None,
+    confidence: float = BOOTSTRAP_CONFIDENCE,
+) -> BlendFit:
+    """The decision on given per-user NDCG arrays (same users, same order, for each weight; 0.0 = the
+    first stage alone): the best weight by mean if its gain's interval is above 0, else 0. The
+    interval's level is `confidence` corrected for the number of non-zero weights it was picked from."""
+    if 0.0 not in per_user_ndcg:
+        raise ValueError("the weight grid must include 0.0 (the first stage alone) to measure a gain against")
+    means = {w: float(np.mean(values)) if len(values) else 0.0 for w, values in per_user_ndcg.items()}
+    best = max(means.values())
+    best_weight = min(w for w, value in means.items() if value >= best - 1e-12)
+    n_users = len(per_user_ndcg[0.0]) if users is None else users
+    if best_weight == 0.0 or len(per_user_ndcg[0.0]) < 2:
+        return BlendFit(0.0, means, n_users, best_weight, None)
+    tried = sum(1 for w in per_user_ndcg if w != 0.0)
+    level = 1 - (1 - confidence) / tried
+    gain = paired_bootstrap_gain(per_user_ndcg[0.0], per_user_ndcg[best_weight], seed=seed, confidence=level)
+    return BlendFit(best_weight if gain.above_zero else 0.0, means, n_users, best_weight, gain)

@@ -28,6 +28,8 @@ FIGURES = (
     "explanation_check_pass_rate",
     "latency_ms_per_user",
     "blend_weight",
+    "blend_gain_ci_low",  # the paired-bootstrap interval of the NDCG gain the weight was judged by
+    "blend_gain_ci_high",
     "prompt_tokens_mean",
     "prompt_tokens_max",
 )
@@ -61,7 +63,8 @@ def llm_health_report(con: duckdb.DuckDBPyConnection, settings: Settings, run: d
         reason = (
             f"LLM {run.get('llm_model') or '(model not recorded)'}: valid output {fmt(row['valid_output_rate'])}, "
             f"explanation fallback {fmt(row['explanation_fallback_rate'])}, "
-            f"{fmt(row['latency_ms_per_user'], '.0f')} ms/user, blend weight {fmt(row['blend_weight'], '.2f')}"
+            f"{fmt(row['latency_ms_per_user'], '.0f')} ms/user, blend weight {fmt(row['blend_weight'], '.2f')} "
+            f"(NDCG gain CI {interval(row['blend_gain_ci_low'], row['blend_gain_ci_high'])})"
         )
     else:
         reason = "LLM not used in this run (no LLM metrics, no llm_model): figures are null"
@@ -94,6 +97,12 @@ def llm_health_report(con: duckdb.DuckDBPyConnection, settings: Settings, run: d
         snapshot=snapshot,
         metrics={"llm_used": 1.0 if used else 0.0, **{c: row[c] for c in FIGURES}},
     )
+
+
+def interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "n/a: the first stage alone scored best"
+    return f"{low:+.4f}..{high:+.4f}"
 
 
 def fmt(value: float | None, spec: str = ".1%") -> str:

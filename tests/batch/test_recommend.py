@@ -45,6 +45,12 @@ def test_llm_users_are_reranked_and_explained_and_the_rest_keep_templates(traine
     assert 0.0 <= run.llm_metrics["blend_weight"] <= 1.0
     (blend_rows,) = trained.execute("SELECT count(*) FROM models.llm_blends").fetchall()[0]
     assert blend_rows == 1
+    # a weight above 0 only with its gain's bootstrap interval above 0, stored beside it
+    ((weight, best, low, high),) = trained.execute(
+        "SELECT weight, best_weight, gain_ci_low, gain_ci_high FROM models.llm_blends"
+    ).fetchall()
+    assert weight == 0.0 or (weight == best and low > 0 and high >= low)
+    assert best == 0.0 or (low is not None and high is not None)
     # the 2 most recently active of the 3 users went through the LLM; their rows carry LLM scores
     sources = dict(trained.execute(
         "SELECT user_id, list_sort(list_distinct(list(source))) FROM recs.explanations GROUP BY user_id"

@@ -9,7 +9,15 @@ import pytest
 from chatrec.data.frames import interactions_frame, items_frame, users_frame
 from chatrec.llm.context import Catalogue, ContextBuilder
 from chatrec.llm.prompts import PromptBuilder
-from chatrec.llm.rerank import RERANK_MODES, LLMReranker, LLMScores, blend, fit_blend_weight
+from chatrec.llm.rerank import (
+    RERANK_MODES,
+    LLMReranker,
+    LLMScores,
+    blend,
+    decide_blend_weight,
+    fit_blend_weight,
+    paired_bootstrap_gain,
+)
 
 
 def candidates_frame(users: dict[str, list[str]]) -> pl.DataFrame:
@@ -45,6 +53,45 @@ def test_an_informative_llm_gets_weight_and_an_uninformative_one_gets_zero() -> 
         pl.DataFrame({"user_id": ["u1", "u2"], "item_id": ["a", "e"]}), 2,
     )  # fmt: skip
     assert harmful.weight == 0.0 and harmful.ndcg_llm < harmful.ndcg_stage1
+
+
+def test_a_grid_maximum_from_noise_keeps_weight_zero() -> None:
+    # 40 validation users whose per-user NDCG at w = 0.7 is the first stage's plus zero-mean noise: the
+    # grid maximum lands on 0.7 by chance, but the gain's interval straddles 0, so the LLM is ignored
+    rng = np.random.default_rng(3)
+    stage1 = rng.uniform(0, 1, 40)
+    noise = rng.normal(0, 0.2, 40)
+    noise -= noise.mean() - 0.01  # a +0.01 mean "gain": the best of the grid, and pure noise
+    per_user = {0.0: stage1, 0.5: stage1 - 0.02, 0.7: stage1 + noise, 1.0: stage1 - 0.1}
+    fit = decide_blend_weight(per_user, seed=0)
+    assert fit.best_weight == 0.7 and fit.weight == 0.0
+    assert fit.gain is not None and fit.gain.low < 0 < fit.gain.high
+    assert fit.gain.mean == pytest.approx(0.01)
+
+
+def test_a_gain_whose_interval_is_above_zero_keeps_its_weight() -> None:
+    rng = np.random.default_rng(4)
+    stage1 = rng.uniform(0, 1, 200)
+    per_user = {0.0: stage1, 0.3: stage1 + rng.normal(0.05, 0.1, 200), 1.0: stage1 - 0.2}
+    fit = decide_blend_weight(per_user, seed=0)
+    assert fit.weight == 0.3 and fit.gain is not None and 0 < fit.gain.low < fit.gain.mean < fit.gain.high
+    assert fit.ndcg_by_weight[0.3] > fit.ndcg_by_weight[0.0]
+    # the interval is reproducible for a seed, and is the paired one: shifting every user's baseline
+    # by a common amount changes nothing
+    again = paired_bootstrap_gain(per_user[0.0] + 5, per_user[0.3] + 5, seed=0, confidence=fit.gain.confidence)
+    assert fit.gain.confidence == pytest.approx(1 - 0.05 / 2)  # Bonferroni over the 2 non-zero weights
+    assert (again.low, again.high) == pytest.approx((fit.gain.low, fit.gain.high))
+
+
+def test_bootstrap_needs_paired_arrays_and_the_first_stage_in_the_grid() -> None:
+    with pytest.raises(ValueError, match="two 1-d arrays of one length"):
+        paired_bootstrap_gain(np.zeros(3), np.zeros(4), seed=0)
+    with pytest.raises(ValueError, match="at least 2 users"):
+        paired_bootstrap_gain(np.zeros(1), np.ones(1), seed=0)
+    with pytest.raises(ValueError, match=r"must include 0\.0"):
+        decide_blend_weight({0.5: np.zeros(3)}, seed=0)
+    no_spread = paired_bootstrap_gain(np.zeros(5), np.full(5, 0.1), seed=0)
+    assert (no_spread.low, no_spread.high) == pytest.approx((0.1, 0.1)) and no_spread.above_zero
 
 
 def test_blend_weight_is_validated_and_needs_validation_data() -> None:

@@ -37,7 +37,8 @@ def test_llm_figures_per_run_with_history(warehouse: duckdb.DuckDBPyConnection, 
     # 4 explanations the LLM phrased (one fell back) and 3 for users the run did not send to the LLM
     _run(warehouse, "run-b", 2, "SmolLM2-135M-Instruct", ["llm", "llm", "llm", "template", *["template_only"] * 3])
     figures = {"valid_output_rate": 0.9, "latency_ms_per_user": 850.0, "blend_weight": 0.25, "prompt_tokens_mean": 410.0,
-               "prompt_tokens_max": 512.0, "invalid_items": 3.0, "duplicate_items": 1.0}  # fmt: skip
+               "prompt_tokens_max": 512.0, "invalid_items": 3.0, "duplicate_items": 1.0,
+               "blend_gain_ci_low": 0.004, "blend_gain_ci_high": 0.031}  # fmt: skip
     warehouse.executemany(
         "INSERT INTO monitoring.metrics (run_id, scope, subject, metric, value) VALUES ('run-b', 'llm', 'run-b', ?, ?)",
         list(figures.items()),
@@ -52,3 +53,4 @@ def test_llm_figures_per_run_with_history(warehouse: duckdb.DuckDBPyConnection, 
     assert key["runs"] == ["run-a", "run-b"]
     assert key["trend"]["valid_output_rate"] == [None, pytest.approx(0.9)]
     assert "valid output 90.0%" in report.reason
+    assert "blend weight 0.25 (NDCG gain CI +0.0040..+0.0310)" in report.reason

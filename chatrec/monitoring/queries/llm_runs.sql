@@ -10,6 +10,8 @@ WITH llm AS (
            max(value) FILTER (WHERE metric = 'explanation_check_pass_rate') AS reported_check_pass_rate,
            max(value) FILTER (WHERE metric = 'latency_ms_per_user')        AS latency_ms_per_user,
            max(value) FILTER (WHERE metric = 'blend_weight')               AS blend_weight,
+           max(value) FILTER (WHERE metric = 'blend_gain_ci_low')          AS blend_gain_ci_low,
+           max(value) FILTER (WHERE metric = 'blend_gain_ci_high')         AS blend_gain_ci_high,
            max(value) FILTER (WHERE metric = 'prompt_tokens_mean')         AS prompt_tokens_mean,
            max(value) FILTER (WHERE metric = 'prompt_tokens_max')          AS prompt_tokens_max,
            count(*)                                                        AS n_metrics
@@ -51,6 +53,8 @@ SELECT
     l.reported_fallback_rate,
     l.latency_ms_per_user,
     l.blend_weight,
+    l.blend_gain_ci_low,
+    l.blend_gain_ci_high,
     l.prompt_tokens_mean,
     l.prompt_tokens_max
 FROM runs r
