@@ -1,4 +1,4 @@
-"""Flow: load the configured source (and optional item descriptions) into the warehouse."""
+"""Flow: load the warehouse's source (and optional item descriptions) into the warehouse."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ def ingest_flow(
     mapping: str | None = None,
     descriptions_path: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Ingest `source` (default: settings.data_source / data_path) and item descriptions if given."""
+    """Ingest `source` and item descriptions if given. Without a source: the configured one
+    (settings.data_source / data_path), else the source the warehouse's first load recorded, else (an
+    empty warehouse) the packaged MovieLens 100K demo."""
     quiet_third_party()
     settings = Settings()
     logger = get_run_logger()
-    source = source or settings.data_source
-    path = path or (str(settings.data_path) if settings.data_path else None)
     summaries = [ingest_source(source, path, mapping)]
+    logger.info("source: %s", summaries[0]["chosen_because"])
     descriptions = descriptions_path or (
         str(settings.item_descriptions_path) if settings.item_descriptions_path else None
     )

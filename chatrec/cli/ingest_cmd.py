@@ -82,22 +82,32 @@ def print_summary(summary: LoadSummary, settings: Settings) -> None:
         )
 
 
+APPEND_HELP = (
+    "load into a warehouse that holds another source even though ids overlap (merged by id: only when they "
+    "really are the same users and items)"
+)
+
+
 @app.command("movielens")
 def movielens(
     path: Path | None = typer.Option(None, help="folder with u.data/u.item/u.user; default: the packaged copy"),
+    append: bool = typer.Option(False, "--append", help=APPEND_HELP),
 ) -> None:
-    """MovieLens 100K (packaged in the recbole wheel by default)."""
+    """MovieLens 100K (the packaged demo by default: only into an empty warehouse or the demo's own)."""
     from chatrec.data.ingest import ingest_movielens
 
-    run_load("MovieLens 100K", lambda con, step: ingest_movielens(con, path, progress=step))
+    run_load("MovieLens 100K", lambda con, step: ingest_movielens(con, path, progress=step, append=append))
 
 
 @app.command("latest")
-def latest(path: Path = typer.Argument(..., help="folder with ratings.csv and movies.csv")) -> None:
+def latest(
+    path: Path = typer.Argument(..., help="folder with ratings.csv and movies.csv"),
+    append: bool = typer.Option(False, "--append", help=APPEND_HELP),
+) -> None:
     """A MovieLens "latest"-format folder (ratings.csv, movies.csv, optional tags.csv/links.csv)."""
     from chatrec.data.ingest import ingest_movielens_latest
 
-    run_load("MovieLens latest", lambda con, step: ingest_movielens_latest(con, path, progress=step))
+    run_load("MovieLens latest", lambda con, step: ingest_movielens_latest(con, path, progress=step, append=append))
 
 
 @app.command("csv")
@@ -109,11 +119,12 @@ def csv_file(
         help="field=column pairs: user, item, timestamp, and rating or event (or event_name=NAME); "
         "optional title, text, categories, year, age, gender, occupation, zip_code, rating_min, rating_max",
     ),
+    append: bool = typer.Option(False, "--append", help=APPEND_HELP),
 ) -> None:
     """A generic CSV/Parquet file of interactions read through a column mapping."""
     from chatrec.data.ingest import ingest_table
 
-    run_load(f"{path.name}", lambda con, step: ingest_table(con, path, map_, progress=step))
+    run_load(f"{path.name}", lambda con, step: ingest_table(con, path, map_, progress=step, append=append))
 
 
 @app.command("descriptions")

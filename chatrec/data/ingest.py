@@ -29,17 +29,22 @@ FEEDBACK_EVENTS = ("like", "dislike", "rating", "view")
 
 
 def ingest_movielens(
-    con: duckdb.DuckDBPyConnection, path: Path | None = None, *, progress: Progress | None = None
+    con: duckdb.DuckDBPyConnection,
+    path: Path | None = None,
+    *,
+    progress: Progress | None = None,
+    append: bool = False,
 ) -> LoadSummary:
-    """MovieLens 100K: the copy packaged in the recbole wheel, or a folder of the original files."""
-    return load_batch(con, read_ml100k(path), progress=progress)
+    """MovieLens 100K: the copy packaged in the recbole wheel (only into an empty warehouse or one
+    that holds it already), or a folder of the original files."""
+    return load_batch(con, read_ml100k(path), progress=progress, append=append)
 
 
 def ingest_movielens_latest(
-    con: duckdb.DuckDBPyConnection, path: Path, *, progress: Progress | None = None
+    con: duckdb.DuckDBPyConnection, path: Path, *, progress: Progress | None = None, append: bool = False
 ) -> LoadSummary:
     """A MovieLens "latest"-format folder (ratings.csv, movies.csv, optional tags.csv/links.csv)."""
-    return load_batch(con, read_movielens_latest(path), progress=progress)
+    return load_batch(con, read_movielens_latest(path), progress=progress, append=append)
 
 
 def ingest_table(
@@ -48,10 +53,18 @@ def ingest_table(
     mapping: ColumnMapping | str,
     *,
     progress: Progress | None = None,
+    append: bool = False,
 ) -> LoadSummary:
     """A generic CSV or Parquet file read through a column mapping."""
     parsed = ColumnMapping.parse(mapping) if isinstance(mapping, str) else mapping
-    return load_batch(con, read_table(path, parsed), hash_extra=repr(parsed), progress=progress)
+    return load_batch(
+        con,
+        read_table(path, parsed),
+        hash_extra=repr(parsed),
+        progress=progress,
+        append=append,
+        options=mapping if isinstance(mapping, str) else None,
+    )
 
 
 def ingest_feedback(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> LoadSummary:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from chatrec.data.source_registry import check_source, record_source
 from chatrec.data.sources.base import INTERACTION_COLUMNS, ITEM_COLUMNS, USER_COLUMNS, SourceBatch, SourceError
 from chatrec.settings import get_settings
 from chatrec.warehouse import transaction
@@ -135,10 +136,14 @@ def load_batch(
     hash_extra: str = "",
     progress: Progress | None = None,
     window: TimestampWindow | None = None,
+    append: bool = False,
+    options: str | None = None,
 ) -> LoadSummary:
     """Validate and load one batch; returns its summary. Re-loading identical content is a no-op.
 
     window: the plausible (earliest, latest) interaction time; default from the settings.
+    A batch from another source than the warehouse's is refused when its ids overlap (see
+    `chatrec.data.source_registry`), unless `append`; `options` is how to read the source again.
     """
     ts_min, ts_max = window or get_settings().timestamp_window()
     step = progress or (lambda _stage: None)
@@ -150,6 +155,7 @@ def load_batch(
     if previous:
         return LoadSummary(load_id=previous[0][0], source=batch.source, path=batch.path, already_loaded=True)
 
+    source_role = check_source(con, batch, append=append)
     load_id = f"{batch.source}-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     summary = LoadSummary(load_id=load_id, source=batch.source, path=batch.path, rows_in=batch.rows_in)
     count_items = batch.items is not None and "item" not in batch.derived
@@ -275,6 +281,7 @@ def load_batch(
                 load_id,
             ],
         )
+        record_source(con, batch, role=source_role, content_hash=digest, load_id=load_id, options=options)
         for temp in ("_items", "_item_changes", "_users", "_interactions", "_ts_units"):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
     step("done")

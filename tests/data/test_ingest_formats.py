@@ -115,7 +115,8 @@ def test_unknown_items_are_quarantined_once_a_catalogue_exists(
     ingest_movielens(warehouse)
     path = tmp_path / "more.csv"
     path.write_text("u,i,r,t\n1,1,5,1700000000\n1,424242,5,1700000000\n")
-    summary = ingest_table(warehouse, path, "user=u,item=i,rating=r,timestamp=t")
+    # more ratings for the same users and items: appended on purpose (another source whose ids overlap)
+    summary = ingest_table(warehouse, path, "user=u,item=i,rating=r,timestamp=t", append=True)
     assert summary.rows_loaded == 1
     assert summary.quarantined_by_reason == {"unknown item id": 1}
 

@@ -53,8 +53,10 @@ def test_a_file_with_new_interactions_appends_only_those(warehouse: duckdb.DuckD
     (tmp_path / "v1" / "u.data").write_text("\n".join(data[:60_000]) + "\n", encoding="latin-1")
     first = ingest_movielens(warehouse, tmp_path / "v1")
     assert first.loaded_by_entity["interaction"] == 60_000
-    write_original_ml100k(tmp_path / "v2")  # the full file: 40,000 new rows
-    second = ingest_movielens(warehouse, tmp_path / "v2")
+    # the source grew: the full file, 40,000 new rows, in the same folder (a different folder would be
+    # another source, refused while its ids overlap unless appended on purpose)
+    write_original_ml100k(tmp_path / "v1")
+    second = ingest_movielens(warehouse, tmp_path / "v1")
     assert second.loaded_by_entity["interaction"] == 40_000
     # 60,000 ratings + every item and user line were already there
     assert second.rows_unchanged == 60_000 + 1_682 + 943

@@ -15,7 +15,8 @@ from chatrec.data.ingest import ingest_table
 from chatrec.warehouse import connect
 
 TABLES = (
-    "raw.loads", "raw.interactions", "raw.items", "raw.users", "core.interactions", "core.items", "core.users",
+    "raw.loads", "raw.data_sources", "raw.interactions", "raw.items", "raw.users", "core.interactions", "core.items",
+    "core.users", "core.tags",
     "quarantine.rejected_rows",
 )  # fmt: skip
 
@@ -34,7 +35,7 @@ CHILD = textwrap.dedent(
         if stage == "core":
             time.sleep(120)
 
-    ingest_table(con, sys.argv[2], "user=u,item=i,rating=r,timestamp=t", progress=progress)
+    ingest_table(con, sys.argv[2], "user=u,item=i,rating=r,timestamp=t", progress=progress, append=True)
     """
 )
 
@@ -81,7 +82,7 @@ def test_killed_load_leaves_database_as_before(
     assert snapshot(db) == before  # nothing of the killed load is visible
 
     con = connect(path=db)  # and the next load completes normally
-    summary = ingest_table(con, big, "user=u,item=i,rating=r,timestamp=t")
+    summary = ingest_table(con, big, "user=u,item=i,rating=r,timestamp=t", append=True)
     con.close()
     assert summary.rows_loaded == 300_000 and summary.balanced
     after = snapshot(db)
