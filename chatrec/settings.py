@@ -57,11 +57,21 @@ class Settings(BaseSettings):
     )
 
     # --- data ----------------------------------------------------------------------------------
-    data_source: Literal["movielens", "movielens-latest", "csv"] = Field(
-        "movielens", description="default ingest source format"
+    data_source: Literal["movielens", "movielens-latest", "csv"] | None = Field(
+        None,
+        description="source format the nightly ingests; None = the source the warehouse's first load recorded "
+        "(raw.data_sources), and the packaged MovieLens 100K demo only for an empty warehouse",
     )
     data_path: Path | None = Field(
-        None, description="path to the source files; None = MovieLens 100K packaged in the recbole wheel"
+        None, description="path to the source files; None = the warehouse's recorded source (see data_source)"
+    )
+    data_mapping: str | None = Field(
+        None, description="column mapping of a csv data_source (as `chatrec ingest csv --map`)"
+    )
+    tagged_items_seen: bool = Field(
+        True,
+        description="an item a user tagged counts as seen: never recommended to them (tags are implicit events "
+        "the rating-trained models do not learn from, so without this a tagged item can come back as new)",
     )
     item_descriptions_path: Path | None = Field(
         None, description="optional CSV of item descriptions (item_id, description) joined to items"

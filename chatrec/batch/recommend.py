@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from chatrec.data.frames import feedback_events, interactions_frame, items_frame
+from chatrec.data.frames import feedback_events, interactions_frame, items_frame, tagged_items
 from chatrec.explain.evidence import EvidenceIndex, template_explanation
 from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.pipeline import BlendRecord, fit_blend, latest_blend, llm_enabled, llm_rerank_and_explain, llm_users
@@ -137,6 +137,8 @@ def recommend_batch(
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     parts = Path(tempfile.mkdtemp(prefix=f"{run_id}-", dir=settings.cache_dir))
     try:
+        # a tagged item is one the user knows, though the models never trained on the tag event
+        tagged = tagged_items(con, users) if settings.tagged_items_seen else None
         interactions, items = interactions_frame(con), items_frame(con)
         index = EvidenceIndex(interactions, items)
         chosen = llm_users(con, users, settings.llm_users_per_run) if use_llm else []
@@ -144,7 +146,7 @@ def recommend_batch(
         if chosen:
             assert backend is not None
             # the LLM users first, together (the LLM batches prompts across users)
-            candidates = model.recommend(chosen, settings.top_k_candidates)
+            candidates = model.recommend(chosen, settings.top_k_candidates, exclude=tagged)
             output = llm_rerank_and_explain(
                 con, settings, candidates, index, interactions, items, chosen, blend_record, backend
             )
@@ -168,10 +170,12 @@ def recommend_batch(
         with progress("recommend", total=len(users), unit="users") as advance:
             advance(len(chosen))
             if use_dask_for(len(rest), settings):
-                score_on_dask(model, index, chunks, settings, source, parts, advance)
+                score_on_dask(model, index, chunks, settings, source, parts, advance, tagged)
             else:
                 for number, chunk in enumerate(chunks, start=1):
-                    advance(score_and_write(model, index, chunk, settings, source, parts, number))
+                    advance(
+                        score_and_write(model, index, chunk, settings, source, parts, number, of_users(tagged, chunk))
+                    )
         n_recommendations, n_explanations = publish_parts(con, run_id, parts, llm_metrics)
     except Exception as exc:
         con.execute(
@@ -217,11 +221,16 @@ def explanations_frame(
 
 
 def score_chunk(
-    model: Recommender, index: EvidenceIndex, users: list[str], settings: Settings, source: str
+    model: Recommender,
+    index: EvidenceIndex,
+    users: list[str],
+    settings: Settings,
+    source: str,
+    exclude: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """First-stage top-k and template explanations for one chunk of users (no warehouse access: it
-    runs in this process or on a Dask worker)."""
-    candidates = model.recommend(users, settings.top_k_candidates)
+    runs in this process or on a Dask worker); `exclude`: items not to recommend per user (tagged)."""
+    candidates = model.recommend(users, settings.top_k_candidates, exclude=exclude)
     final = candidates.filter(pl.col("rank") <= settings.top_k_final).with_columns(
         pl.col("score").alias("stage1_score"), pl.lit(None, dtype=pl.Float64).alias("llm_score")
     )
@@ -236,9 +245,10 @@ def score_and_write(
     source: str,
     parts: Path,
     number: int,
+    exclude: Mapping[str, Collection[str]] | None = None,
 ) -> int:
     """One chunk scored, explained and written as Parquet part `number`; returns its user count."""
-    final, explained = score_chunk(model, index, users, settings, source)
+    final, explained = score_chunk(model, index, users, settings, source, exclude)
     write_part(parts, number, final, explained)
     return len(users)
 
@@ -257,6 +267,7 @@ def score_on_dask(
     source: str,
     parts: Path,
     advance: Callable[[int], None],
+    exclude: Mapping[str, Collection[str]] | None = None,
 ) -> None:
     """Chunks scored on Dask workers: the model and evidence index are shipped to each worker once,
     every chunk writes its own Parquet part (so `parts` must be a folder the workers share with this
@@ -270,7 +281,16 @@ def score_on_dask(
         shared_model, shared_index = client.scatter([model, index], broadcast=True)
         futures = [
             client.submit(
-                score_and_write, shared_model, shared_index, chunk, settings, source, parts, number, pure=False
+                score_and_write,
+                shared_model,
+                shared_index,
+                chunk,
+                settings,
+                source,
+                parts,
+                number,
+                of_users(exclude, chunk),
+                pure=False,
             )
             for number, chunk in enumerate(chunks, start=1)
         ]
@@ -281,6 +301,13 @@ def score_on_dask(
         client.close()
         if not settings.dask_address and cluster is not None:
             cluster.close()
+
+
+def of_users(exclude: Mapping[str, Collection[str]] | None, users: list[str]) -> dict[str, Collection[str]] | None:
+    """The exclusions of one chunk's users (what a Dask task needs, not every user's)."""
+    if exclude is None:
+        return None
+    return {user: exclude[user] for user in users if user in exclude}
 
 
 def write_part(parts: Path, number: int, final: pl.DataFrame, explanations: pl.DataFrame) -> None:

@@ -262,7 +262,7 @@ class ChatSession:
         for anchor in (self.state.seeds + self.state.liked)[-2:]:
             both = self.index.co_likers(self.position[anchor], index)
             if both:
-                reasons.append(f"{both} people who liked {self.titles[anchor]} also liked it")
+                reasons.append(f"{both} people liked both {self.titles[anchor]} and it")
         genres = [g for g in self.genres[index] if g in self.state.prefer_genres]
         if genres:
             reasons.append(f"it is {', '.join(genres).lower()}, as you asked")

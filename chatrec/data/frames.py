@@ -51,6 +51,18 @@ def interactions_frame(
     return query_frame(con, sql, params)
 
 
+def tagged_items(con: duckdb.DuckDBPyConnection, users: list[str]) -> dict[str, list[str]]:
+    """The items each of `users` tagged (core.tags, and `tag` events without text), for exclusion."""
+    rows = con.execute(
+        "SELECT user_id, list(DISTINCT item_id ORDER BY item_id) FROM ("
+        " SELECT user_id, item_id FROM core.tags UNION ALL"
+        " SELECT user_id, item_id FROM core.interactions WHERE event = 'tag')"
+        " WHERE list_contains(?, user_id) GROUP BY user_id",
+        [users],
+    ).fetchall()
+    return dict(rows)
+
+
 def items_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """core.items (item_id, title, release_year, genres, description)."""
     return query_frame(con, "SELECT item_id, title, release_year, genres, description FROM core.items ORDER BY item_id")

@@ -23,7 +23,9 @@ MAX_CACHED_ROWS = 20_000  # similarity rows kept per run (float32: 60K items -> 
 class Evidence:
     item_id: str
     title: str
-    similar_history: list[dict[str, Any]] = field(default_factory=list)  # item_id, title, rating, similarity, co_likers
+    # item_id, title, rating, similarity, co_likers: the number of people who liked both this history
+    # item and the recommended one (each person once, however many times they rated either)
+    similar_history: list[dict[str, Any]] = field(default_factory=list)
     shared_genres: list[str] = field(default_factory=list)
     favourite_genre_share: float = 0.0
 
@@ -132,6 +134,10 @@ class EvidenceIndex:
         return result
 
 
+def people(n: int) -> str:
+    return f"{n} person" if n == 1 else f"{n} people"
+
+
 def template_explanation(evidence: Evidence) -> str:
     """One sentence that states the evidence and nothing else."""
     parts = []
@@ -140,8 +146,13 @@ def template_explanation(evidence: Evidence) -> str:
             f"{h['title']} (you rated it {h['rating']:g})" if h["rating"] is not None else h["title"]
             for h in evidence.similar_history
         )
-        co_likers = max(h["co_likers"] for h in evidence.similar_history)
-        parts.append(f"you liked {titles}, and {co_likers} people who liked them also liked {evidence.title}")
+        # one count per history item, each exactly what it is: people who liked that item and this one
+        both = [
+            f"{people(h['co_likers'])} liked both {h['title']} and {evidence.title}"
+            for h in evidence.similar_history
+            if h["co_likers"] > 0
+        ]
+        parts.append(f"you liked {titles}" + (f", and {' and '.join(both)}" if both else ""))
     if evidence.shared_genres:
         parts.append(
             f"it is {', '.join(evidence.shared_genres).lower()}, like {evidence.favourite_genre_share:.0%} of your favourites"

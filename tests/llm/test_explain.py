@@ -61,7 +61,7 @@ def test_ungrounded_phrasings_fail_with_the_reason(checker: ExplanationChecker, 
 
 def test_the_template_fallback_passes_its_own_check(checker: ExplanationChecker) -> None:
     assert checker.check(template_explanation(EVIDENCE), EVIDENCE) is None
-    assert any("131 people who liked it" in fact for fact in evidence_facts(EVIDENCE))
+    assert any('131 people liked both "Fargo (1996)"' in fact for fact in evidence_facts(EVIDENCE))
 
 
 def test_explainer_uses_the_llm_or_records_the_fallback(smollm2, ml100k_warehouse) -> None:

@@ -29,6 +29,7 @@ SELECT
     )                                           AS ts,
     CASE WHEN isfinite(ts_number_any) THEN ts_number_any END AS ts_number,
     CASE WHEN ts_number_any IS NULL THEN ts_iso_any END      AS ts_iso,
+    nullif(trim(tag), '')                       AS tag,
     rating                                      AS rating_text,
     ts                                          AS ts_text
 FROM typed;

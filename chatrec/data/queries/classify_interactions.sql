@@ -34,12 +34,15 @@ SELECT
                  || strftime($ts_max, '%Y-%m-%d') || ']: ' || s.ts_text
         WHEN $check_items AND ci.item_id IS NULL THEN 'unknown item id: ' || s.item_id
         WHEN $check_users AND cu.user_id IS NULL THEN 'unknown user id: ' || s.user_id
-        WHEN row_number() OVER (PARTITION BY s.user_id, s.item_id, s.event, s.ts ORDER BY s.source_file, s.source_line) > 1
+        -- several tags of one item at one time are several facts: the tag text is part of the key
+        WHEN row_number() OVER (PARTITION BY s.user_id, s.item_id, s.event, s.ts, s.tag ORDER BY s.source_file, s.source_line) > 1
             THEN 'duplicate event in this load'
     END AS reason,
-    e.user_id IS NOT NULL AS already_present
+    CASE WHEN s.tag IS NOT NULL THEN t.user_id IS NOT NULL ELSE e.user_id IS NOT NULL END AS already_present
 FROM timed s
 LEFT JOIN core.items ci ON ci.item_id = s.item_id
 LEFT JOIN core.users cu ON cu.user_id = s.user_id
 LEFT JOIN core.interactions e
-       ON e.user_id = s.user_id AND e.item_id = s.item_id AND e.event = s.event AND e.ts = s.ts;
+       ON e.user_id = s.user_id AND e.item_id = s.item_id AND e.event = s.event AND e.ts = s.ts
+LEFT JOIN core.tags t
+       ON t.user_id = s.user_id AND t.item_id = s.item_id AND t.tag = s.tag AND t.ts = s.ts;

@@ -9,5 +9,5 @@ SELECT load_id, $source, source_file, source_line, 'user',
 FROM _users WHERE reason IS NOT NULL AND $count_users
 UNION ALL
 SELECT load_id, $source, source_file, source_line, 'interaction',
-       concat_ws(' | ', user_id, item_id, rating_text, event, ts_text), reason
+       concat_ws(' | ', user_id, item_id, rating_text, event, ts_text, tag), reason
 FROM _interactions WHERE reason IS NOT NULL;

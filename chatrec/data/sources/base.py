@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 # Canonical raw columns (all text) a reader produces, besides source_file and source_line.
-INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "event", "ts")
+INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "event", "ts", "tag")  # tag: text of a `tag` event
 ITEM_COLUMNS = ("item_id", "title", "release_year", "genres", "description")
 USER_COLUMNS = ("user_id", "age", "gender", "occupation", "zip_code")
 

@@ -1,7 +1,8 @@
 """MovieLens "latest" format (ml-latest, ml-latest-small, ml-25m ...): UTF-8 CSVs with headers.
 
 ratings.csv (userId,movieId,rating,timestamp) and movies.csv (movieId,title,genres) are required;
-tags.csv (userId,movieId,tag,timestamp) becomes implicit `tag` events; links.csv only maps ids to
+tags.csv (userId,movieId,tag,timestamp) becomes implicit `tag` events with their text (a user may give
+one movie several tags at once: each is kept, in core.tags); links.csv only maps ids to
 IMDb/TMDb and carries nothing the warehouse models, so it is accepted and not loaded.
 """
 
@@ -49,8 +50,9 @@ def read_movielens_latest(folder: Path) -> SourceBatch:
     if tags.is_file():
         interactions += [
             {"source_file": tags.name, "source_line": n, "user_id": u, "item_id": i, "rating": None,
-             "event": "tag", "ts": t}
-            for n, (u, i, t) in _checked_rows(tags, ("userId", "movieId", "timestamp"), "interaction", rejected)
+             "event": "tag", "ts": t, "tag": tag}
+            for n, (u, i, tag, t) in _checked_rows(tags, ("userId", "movieId", "tag", "timestamp"), "interaction",
+                                                   rejected)
         ]  # fmt: skip
     items = []
     for n, (item_id, raw_title, genres) in _checked_rows(movies, ("movieId", "title", "genres"), "item", rejected):
