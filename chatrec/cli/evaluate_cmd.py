@@ -29,7 +29,9 @@ class Protocol(StrEnum):  # the values of chatrec.evaluation.run.Protocol, kept 
 
 def evaluate(
     protocol: Protocol = typer.Option(
-        ..., help="chatrec | full | msr (full on MS Recommenders' per-item split) | rating (u1..u5 folds) | temporal"
+        ...,
+        help="chatrec | full | msr (full on MS Recommenders' per-item split of ML-100K) | rating (ML-100K's u1..u5 "
+        "folds, else 5 random folds of the explicit ratings) | temporal",
     ),
     model: str | None = typer.Option(None, help="model name; default: settings.candidate_model or rating_model"),
     params: str = typer.Option("{}", help="hyper-parameters as JSON, e.g. '{\"l2\": 400}' (over the chosen ones)"),
@@ -72,8 +74,11 @@ def evaluate(
         raise typer.Exit(2) from exc
     finally:
         con.close()
+    split = f" ({result.extra['split']})" if "split" in result.extra else ""
     table = Table(
-        "metric", "value", title=safe_cell(f"{result.model} {json.dumps(result.params)} - protocol {protocol.value}")
+        "metric",
+        "value",
+        title=safe_cell(f"{result.model} {json.dumps(result.params)} - protocol {protocol.value}{split}"),
     )
     for metric, value in result.metrics.items():
         table.add_row(metric, f"{value:.4f}")

@@ -7,7 +7,10 @@
    R@10 against all held-out items, plus coverage, novelty and intra-list (genre) diversity. The
    `msr` variant scores the same on Microsoft Recommenders' own benchmark split (per item), where
    their published BPR and BiVAE numbers were measured.
-3. Rating prediction on the official u1..u5 folds (RMSE/MAE averaged), and a temporal split.
+3. Rating prediction on the official u1..u5 folds (RMSE/MAE averaged) when the warehouse holds
+   MovieLens 100K, else on 5 seeded random folds of its explicit ratings; and a temporal split.
+
+Each protocol that cannot run on a warehouse's data says why and which command or setting fixes it.
 """
 
 from __future__ import annotations
@@ -33,19 +36,51 @@ from chatrec.evaluation.metrics import (
     recall_at_k,
     rmse,
 )
-from chatrec.evaluation.splitting import ml100k_fold, per_item_stratified_split, per_user_random_split, temporal_split
+from chatrec.evaluation.splitting import (
+    ML100K_FOLD_SIZE,
+    ml100k_fold,
+    per_item_stratified_split,
+    per_user_random_split,
+    random_k_fold,
+    temporal_split,
+)
 from chatrec.models.base import RatingPredictor, Recommender
 
 RELEVANT_RATING = 4.0
 QUERIES = Path(__file__).parent / "queries"
 
 
-def movielens_file_order(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+DEMO_WAREHOUSE = "CHATREC_WAREHOUSE_PATH=var/demo.duckdb chatrec ingest movielens"
+NO_RATINGS = (
+    "this warehouse has no explicit ratings (interactions with a rating value), which the {what} needs. "
+    "Score implicit data with --protocol full or --protocol temporal (any held-out interaction is relevant), "
+    "or load a source with ratings into its own warehouse (`chatrec ingest latest FOLDER`, "
+    "`chatrec ingest csv FILE --map user=...,item=...,rating=COLUMN,timestamp=...`)"
+)
+
+
+def movielens_file_order(con: duckdb.DuckDBPyConnection, *, purpose: str = "the msr protocol") -> pl.DataFrame:
     """The loaded MovieLens ratings in file order, which the official u1..u5 folds are defined on."""
-    frame = con.sql((QUERIES / "movielens_file_order.sql").read_text()).pl()
+    frame = movielens_file_order_or_empty(con)
     if frame.height == 0:
-        raise ValueError("no MovieLens load in raw.interactions: run `chatrec ingest movielens` first")
+        raise ValueError(
+            f"no MovieLens 100K load in raw.interactions: {purpose} is defined on ML-100K's own file order. "
+            "On this warehouse's data use --protocol full (the same metrics on a per-user split); to reproduce "
+            f"the published anchors, load the demo into a warehouse of its own: {DEMO_WAREHOUSE}"
+        )
     return frame
+
+
+def movielens_file_order_or_empty(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return con.sql((QUERIES / "movielens_file_order.sql").read_text()).pl()
+
+
+def explicit_ratings(interactions: pl.DataFrame, what: str) -> pl.DataFrame:
+    """The rows with a rating value, or an error saying what to run instead."""
+    rated = interactions.filter(pl.col("rating").is_not_null())
+    if rated.height == 0:
+        raise ValueError(NO_RATINGS.format(what=what))
+    return rated
 
 
 @dataclass
@@ -72,6 +107,7 @@ def chatrec_protocol(
     n_candidates: int = 20,
     k: int = 5,
 ) -> ModelResult:
+    explicit_ratings(interactions, f"chatrec protocol (relevant = held-out items rated >= {RELEVANT_RATING:g})")
     train, test = per_user_random_split(interactions, 0.2, seed=seed)
     model, seconds = _timed_fit(make, train, items)
     relevant = test.filter(pl.col("rating") >= RELEVANT_RATING)
@@ -139,11 +175,30 @@ def _top_k_result(
 
 def rating_folds_protocol(make: Callable[[], RatingPredictor], ratings_in_file_order: pl.DataFrame) -> ModelResult:
     """RMSE/MAE on each official fold and their means."""
+    folds = [ml100k_fold(ratings_in_file_order, fold) for fold in range(1, 6)]
+    return rating_cross_validation(make, folds, "official u1..u5")
+
+
+def rating_splits(
+    con: duckdb.DuckDBPyConnection, interactions: pl.DataFrame, *, seed: int, folds: int = 5
+) -> tuple[list[tuple[pl.DataFrame, pl.DataFrame]], str]:
+    """The rating protocol's folds on a warehouse: ML-100K's official u1..u5 when it holds exactly that
+    data set, else `folds` seeded random folds of its explicit ratings."""
+    official = movielens_file_order_or_empty(con)
+    rated = explicit_ratings(interactions, "rating protocol")
+    if official.height == 5 * ML100K_FOLD_SIZE and rated.height == official.height:
+        return [ml100k_fold(official, fold) for fold in range(1, 6)], "official u1..u5"
+    return random_k_fold(rated, folds, seed=seed), f"{folds} random folds (seed {seed})"
+
+
+def rating_cross_validation(
+    make: Callable[[], RatingPredictor], folds: list[tuple[pl.DataFrame, pl.DataFrame]], label: str
+) -> ModelResult:
+    """RMSE/MAE on each (train, test) fold, named u1..uN, and their means."""
     per_fold: dict[str, float] = {}
     seconds = 0.0
     name, params = "", {}
-    for fold in range(1, 6):
-        train, test = ml100k_fold(ratings_in_file_order, fold)
+    for fold, (train, test) in enumerate(folds, start=1):
         started = time.perf_counter()
         model = make().fit(train)
         seconds += time.perf_counter() - started
@@ -152,16 +207,17 @@ def rating_folds_protocol(make: Callable[[], RatingPredictor], ratings_in_file_o
         truth = test["rating"].cast(pl.Float64).to_numpy()
         per_fold[f"rmse_u{fold}"] = rmse(truth, predicted)
         per_fold[f"mae_u{fold}"] = mae(truth, predicted)
+    n = len(folds)
     metrics = {
-        "rmse": float(np.mean([per_fold[f"rmse_u{f}"] for f in range(1, 6)])),
-        "mae": float(np.mean([per_fold[f"mae_u{f}"] for f in range(1, 6)])),
+        "rmse": float(np.mean([per_fold[f"rmse_u{f}"] for f in range(1, n + 1)])),
+        "mae": float(np.mean([per_fold[f"mae_u{f}"] for f in range(1, n + 1)])),
         **per_fold,
     }
-    return ModelResult(name, params, metrics, seconds / 5, extra={"folds": 5})
+    return ModelResult(name, params, metrics, seconds / n, extra={"folds": n, "split": label})
 
 
 def temporal_rating_protocol(make: Callable[[], RatingPredictor], interactions: pl.DataFrame) -> ModelResult:
-    train, test = temporal_split(interactions, 0.1)
+    train, test = temporal_split(explicit_ratings(interactions, "temporal rating protocol"), 0.1)
     started = time.perf_counter()
     model = make().fit(train)
     seconds = time.perf_counter() - started

@@ -18,7 +18,8 @@ from chatrec.evaluation.protocols import (
     full_catalogue_protocol,
     movielens_file_order,
     msr_benchmark_protocol,
-    rating_folds_protocol,
+    rating_cross_validation,
+    rating_splits,
     temporal_ranking_protocol,
     temporal_rating_protocol,
 )
@@ -72,13 +73,17 @@ def run_protocol(
 
     interactions, items = interactions_frame(con), items_frame(con)
     if interactions.height == 0:
-        raise ValueError("core.interactions is empty: run `chatrec ingest movielens` first")
+        raise ValueError(
+            "core.interactions is empty: load your data first (`chatrec ingest latest FOLDER` or "
+            "`chatrec ingest csv FILE --map ...`; the demo: `chatrec ingest movielens`, into an empty warehouse)"
+        )
     seed = settings.seed
     runners: dict[Protocol, Callable[[], ModelResult]] = {
         Protocol.chatrec: lambda: chatrec_protocol(make, interactions, items, seed=seed),  # type: ignore[arg-type]
         Protocol.full: lambda: full_catalogue_protocol(make, interactions, items, seed=seed),  # type: ignore[arg-type]
         Protocol.msr: lambda: msr_benchmark_protocol(make, movielens_file_order(con), items, seed=seed),  # type: ignore[arg-type]
-        Protocol.rating: lambda: rating_folds_protocol(make, movielens_file_order(con)),  # type: ignore[arg-type]
+        # ML-100K's official folds when the warehouse holds it, else seeded random folds of its ratings
+        Protocol.rating: lambda: rating_cross_validation(make, *rating_splits(con, interactions, seed=seed)),  # type: ignore[arg-type]
     }
     if protocol in runners:
         return runners[protocol]()

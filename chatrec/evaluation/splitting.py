@@ -99,6 +99,24 @@ def temporal_split(
     return ordered.head(cut), ordered.tail(ordered.height - cut)
 
 
+def random_k_fold(frame: pl.DataFrame, folds: int = 5, *, seed: int) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
+    """(train, test) for each of `folds` seeded random folds of the rows: every row is tested once.
+
+    The rating protocol's split for data without official folds (anything but ML-100K's u1..u5)."""
+    if folds < 2:
+        raise ValueError(f"k-fold needs at least 2 folds, got {folds}")
+    if frame.height < folds:
+        raise ValueError(f"{folds}-fold needs at least {folds} rows, got {frame.height}")
+    order = np.random.default_rng(seed).permutation(frame.height)
+    fold_of_row = np.empty(frame.height, dtype=np.int64)
+    fold_of_row[order] = np.arange(frame.height) % folds
+    indexed = frame.with_columns(pl.Series("_fold", fold_of_row))
+    return [
+        (indexed.filter(pl.col("_fold") != fold).drop("_fold"), indexed.filter(pl.col("_fold") == fold).drop("_fold"))
+        for fold in range(folds)
+    ]
+
+
 def ml100k_fold(frame_in_file_order: pl.DataFrame, fold: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The official MovieLens 100K u{fold}.base / u{fold}.test split (fold 1..5).
 

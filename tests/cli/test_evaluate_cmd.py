@@ -52,4 +52,20 @@ def test_readme_chatrec_protocol_number_reproduces_with_the_command_shown(tmp_pa
     assert chatrec("ingest", "movielens", cwd=tmp_path).returncode == 0
     result = chatrec("evaluate", "--protocol", "chatrec", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"ndcg_at_5\D+0\.3835", result.stdout), result.stdout
+    assert re.search(r"ndcg_at_5\D+0\.3955", result.stdout), result.stdout
+
+
+@pytest.mark.slow
+def test_rating_protocol_on_a_movielens_latest_warehouse(tmp_path: Path) -> None:
+    from tests.evaluation.test_protocols import write_ratings_folder
+
+    folder = write_ratings_folder(tmp_path / "latest")
+    assert chatrec("ingest", "latest", str(folder), cwd=tmp_path).returncode == 0
+    rating = chatrec(
+        "evaluate", "--protocol", "rating", "--model", "biasedmf", "--params", '{"epochs": 2}', cwd=tmp_path
+    )
+    assert rating.returncode == 0 and "5 random folds" in rating.stdout and "rmse_u5" in rating.stdout, rating.stderr
+    msr = chatrec("evaluate", "--protocol", "msr", "--model", "popularity", cwd=tmp_path)
+    assert msr.returncode == 2 and "--protocol full" in msr.stdout
+    demo = chatrec("ingest", "movielens", cwd=tmp_path)  # the demo stays out of a warehouse with other data
+    assert demo.returncode == 2 and "never loaded into a warehouse that holds other data" in demo.stdout

@@ -7,6 +7,7 @@ from chatrec.evaluation.splitting import (
     ml100k_fold,
     per_item_stratified_split,
     per_user_random_split,
+    random_k_fold,
     temporal_split,
 )
 
@@ -104,3 +105,14 @@ def test_ml100k_official_folds_partition_the_data(ml100k_warehouse) -> None:
     with pytest.raises(ValueError, match=r"1\.\.5"):
         ml100k_fold(ratings, 6)
     assert interactions_frame(ml100k_warehouse).height == 100_000
+
+
+def test_random_k_fold_tests_every_row_once() -> None:
+    frame = sample()
+    folds = random_k_fold(frame, 5, seed=3)
+    tested = pl.concat([test for _, test in folds])
+    assert sorted(tested["item_id"].to_list()) == sorted(frame["item_id"].to_list())
+    assert all(train.height == 160 and test.height == 40 for train, test in folds)
+    assert [t.equals(a) for (_, t), (_, a) in zip(folds, random_k_fold(frame, 5, seed=3), strict=True)] == [True] * 5
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        random_k_fold(frame, 1, seed=0)
