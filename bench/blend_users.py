@@ -12,7 +12,8 @@ For each trial and validation-set size n (users sampled from the pool, seeded), 
 `fit_blend_weight` and records (a) the grid's best weight (the old rule: w = argmax of validation
 NDCG) and (b) the weight kept after the paired bootstrap (the rule now served). It also measures
 the spread of the per-user NDCG@5 gain of a fixed blend (w = 0.5) over the first stage, which sizes
-n: to tell a true gain `delta` from 0 with a 95% interval at 80% power, n ~ ((1.96 + 0.84) sd / delta)^2.
+n: to tell a true gain `delta` from 0 with the fit's interval (95%, Bonferroni over the grid's 10
+non-zero weights: z = 2.81) at 80% power, n ~ ((2.81 + 0.84) sd / delta)^2.
 """
 
 from __future__ import annotations
@@ -24,17 +25,17 @@ import time
 import numpy as np
 import polars as pl
 import torch
+from scipy.stats import norm
 
 from bench.common import ml100k_warehouse, read_only, write_result
 from chatrec.data.frames import interactions_frame, items_frame, users_frame
 from chatrec.evaluation.metrics.ndcg import ndcg_per_user
 from chatrec.evaluation.splitting import temporal_split
 from chatrec.llm.finetune import validation_set
-from chatrec.llm.rerank import LLMScores, blend, fit_blend_weight
+from chatrec.llm.rerank import BLEND_GRID, BOOTSTRAP_CONFIDENCE, LLMScores, blend, fit_blend_weight
 from chatrec.settings import Settings
 
 SEED = 42
-Z_TWO_SIDED_95 = 1.959964
 Z_POWER_80 = 0.841621
 
 
@@ -71,7 +72,9 @@ def main() -> None:
         half = ndcg_per_user(blend(validation.candidates, scores, 0.5, k), validation.relevant, k)["ndcg"]
         gains.append((half - base).to_numpy())
     sd = float(np.concatenate(gains).std(ddof=1))
-    needed = {str(d): int(np.ceil(((Z_TWO_SIDED_95 + Z_POWER_80) * sd / d) ** 2)) for d in args.deltas}
+    level = 1 - (1 - BOOTSTRAP_CONFIDENCE) / (len(BLEND_GRID) - 1)  # the fit's interval, as decide_blend_weight
+    z = float(norm.ppf(1 - (1 - level) / 2))
+    needed = {str(d): int(np.ceil(((z + Z_POWER_80) * sd / d) ** 2)) for d in args.deltas}
     print(f"per-user NDCG@{k} gain sd (w=0.5, chance LLM): {sd:.4f}; users needed: {needed}")
 
     sizes = [n for n in args.sizes if n <= len(pool)] + ([len(pool)] if len(pool) not in args.sizes else [])
@@ -96,7 +99,7 @@ def main() -> None:
     out = write_result(
         args.name,
         {"seed": SEED, "k": k, "candidate_model": settings.candidate_model, "pool_users": len(pool),
-         "gain_sd_w05": sd, "users_needed_80pct_power": needed, "rows": rows,
+         "gain_sd_w05": sd, "interval_level": level, "users_needed_80pct_power": needed, "rows": rows,
          "seconds": time.perf_counter() - started},
     )  # fmt: skip
     print(f"wrote {out}")

@@ -1,11 +1,13 @@
 """Render the result JSONs of bench/results/ as the markdown tables pasted into docs/benchmarks.md.
 
 python -m bench.report quality_chatrec quality_full quality_msr quality_temporal quality_rating reference_bivae llm
+python -m bench.report --before GIT_REV quality_chatrec   # before/after table against the result file at GIT_REV
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -126,7 +128,39 @@ def llm_tables() -> str:
     return "\n".join(lines)
 
 
+def before_after(name: str, before_rev: str, *, before_name: str | None = None) -> str:
+    """Each model's chosen params and metrics in the result file at git revision `before_rev` (or its
+    `before_name` there) against the current file, with the change."""
+    old_text = subprocess.run(
+        ["git", "show", f"{before_rev}:bench/results/{before_name or name}.json"],
+        capture_output=True, text=True, check=True, cwd=RESULTS.parents[1],
+    ).stdout  # fmt: skip
+    old, new = json.loads(old_text), json.loads((RESULTS / f"{name}.json").read_text())
+    columns = COLUMNS[new["protocol"]]
+    before_rows = {row["model"]: row for row in old["rows"]}
+    lines = ["| model | params before → after | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for row in new["rows"]:
+        was = before_rows.get(row["model"])
+        if was is None:
+            continue
+
+        def params(r: dict) -> str:
+            return ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "–"
+
+        chosen = params(row) if was["params"] == row["params"] else f"{params(was)} → {params(row)}"
+        cells = [
+            f"{was[c]:.4f} → {row[c]:.4f} ({row[c] - was[c]:+.4f})" if isinstance(row.get(c), float) else "–"
+            for c in columns
+        ]
+        lines.append(f"| {row['model']} | {chosen} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--before"]:
+        for name in sys.argv[3:]:
+            print(f"### {name}: before ({sys.argv[2]}) → after\n\n{before_after(name, sys.argv[2])}\n")
+        sys.exit(0)
     for name in sys.argv[1:] or ["quality_chatrec", "quality_full", "quality_rating"]:
         render = {"llm": llm_tables, "reference_bivae": reference_table}.get(name, lambda name=name: table(name))
         print(f"### {name}\n\n{render()}\n")

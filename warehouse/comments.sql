@@ -150,7 +150,12 @@ COMMENT ON COLUMN models.llm_blends.candidate_model IS 'First-stage model id';
 COMMENT ON COLUMN models.llm_blends.llm_model IS 'LLM used';
 COMMENT ON COLUMN models.llm_blends.mode IS 'Re-rank mode: choice, listwise or yesno';
 COMMENT ON COLUMN models.llm_blends.k IS 'Cut-off of the NDCG used to fit';
-COMMENT ON COLUMN models.llm_blends.weight IS 'w in final = (1 - w) * first stage + w * LLM; 0 = LLM ignored';
+COMMENT ON COLUMN models.llm_blends.weight IS 'w in final = (1 - w) * first stage + w * LLM; 0 = LLM ignored (the grid''s best weight is kept only if its gain interval is above 0)';
+COMMENT ON COLUMN models.llm_blends.best_weight IS 'The grid weight with the best mean validation NDCG@k, before the interval check';
+COMMENT ON COLUMN models.llm_blends.gain_mean IS 'Mean per-user NDCG@k gain of best_weight over the first stage alone on the validation users; NULL when best_weight = 0';
+COMMENT ON COLUMN models.llm_blends.gain_ci_low IS 'Lower bound of the paired (per-user) percentile bootstrap interval of that gain; weight > 0 only if this is > 0';
+COMMENT ON COLUMN models.llm_blends.gain_ci_high IS 'Upper bound of the same interval';
+COMMENT ON COLUMN models.llm_blends.gain_confidence IS 'Confidence level of the interval (0.95 Bonferroni-corrected over the grid''s non-zero weights, e.g. 0.995)';
 COMMENT ON COLUMN models.llm_blends.n_users IS 'Validation users scored by the LLM';
 COMMENT ON COLUMN models.llm_blends.ndcg_stage1 IS 'Validation NDCG@k of the first stage alone (w = 0)';
 COMMENT ON COLUMN models.llm_blends.ndcg_llm IS 'Validation NDCG@k of the LLM alone (w = 1)';
@@ -168,7 +173,7 @@ COMMENT ON COLUMN models.registry.params IS 'Hyper-parameters (JSON)';
 COMMENT ON COLUMN models.registry.fingerprint IS 'Hash of name, params and training data: re-running the same training reuses the row';
 COMMENT ON COLUMN models.registry.train_start IS 'Start of the training window';
 COMMENT ON COLUMN models.registry.train_end IS 'End of the training window';
-COMMENT ON COLUMN models.registry.metrics IS 'Evaluation metrics on the holdout (JSON: ndcg_at_10, precision_at_10, recall_at_10, rmse ...)';
+COMMENT ON COLUMN models.registry.metrics IS 'Evaluation metrics on the temporal holdout (JSON: ndcg_at_10, precision_at_10, recall_at_10, rmse ... over all holdout users; warm_* over users with training history, which promotion compares; cold_* over users without; warm_users, cold_users)';
 COMMENT ON COLUMN models.registry.artifact_path IS 'Model artifact file relative to settings.artifacts_dir (a data-only file: numpy arrays + JSON, never a pickle); LoRA adapter folders, and rows written before migration 0065, hold the path as written then';
 COMMENT ON COLUMN models.registry.status IS 'training, candidate, production, archived or failed';
 COMMENT ON COLUMN models.registry.device IS 'Device it was trained on (cpu, cuda)';
@@ -176,7 +181,7 @@ COMMENT ON COLUMN models.registry.train_seconds IS 'Wall-clock training time in 
 COMMENT ON COLUMN models.registry.peak_memory_mb IS 'Peak memory while training, MB';
 COMMENT ON COLUMN models.registry.created_at IS 'When the row was written';
 COMMENT ON COLUMN models.registry.artifact_sha256 IS 'sha256 of the artifact file, verified before every load; NULL = a pickled artifact from before 0065, loadable only after `chatrec warehouse migrate-artifacts`';
-COMMENT ON COLUMN models.registry.status_reason IS 'Why it has its status (e.g. not promoted: NDCG@10 regressed beyond tolerance)';
+COMMENT ON COLUMN models.registry.status_reason IS 'Why it has its status (e.g. not promoted: warm_ndcg_at_10 regressed beyond tolerance; the cold score beside it)';
 
 COMMENT ON TABLE monitoring.drift_results IS 'Per-column result of every data drift test.';
 COMMENT ON COLUMN monitoring.drift_results.report_id IS 'Monitoring report id: <run_id>:<kind>[:<data set>] (monitoring.reports.report_id)';
@@ -228,6 +233,7 @@ COMMENT ON COLUMN raw.interactions.item_id IS 'Item id as read (text)';
 COMMENT ON COLUMN raw.interactions.rating IS 'Rating as read (text)';
 COMMENT ON COLUMN raw.interactions.event IS 'Event type as read (text; empty means rating)';
 COMMENT ON COLUMN raw.interactions.ts IS 'Timestamp as read (epoch seconds or ISO text)';
+COMMENT ON COLUMN raw.interactions.tag IS 'Tag text as read, for event = tag rows (MovieLens tags.csv); NULL otherwise';
 
 COMMENT ON TABLE raw.items IS 'Item (catalogue) rows exactly as read from the source, every value as text.';
 COMMENT ON COLUMN raw.items.load_id IS 'Id of the ingest (raw.loads.load_id) that brought this row';
@@ -304,6 +310,7 @@ COMMENT ON COLUMN staging.stg_interactions.event IS 'Event type, ''rating'' when
 COMMENT ON COLUMN staging.stg_interactions.ts IS 'Timestamp with numbers read as epoch seconds (for views that need no unit), ISO text converted to UTC; NULL if it does not parse';
 COMMENT ON COLUMN staging.stg_interactions.ts_number IS 'The timestamp as an epoch number (the loader decides the unit per file: s, ms or us); NULL for text';
 COMMENT ON COLUMN staging.stg_interactions.ts_iso IS 'The timestamp from ISO 8601 text, offsets converted to UTC; NULL for numbers';
+COMMENT ON COLUMN staging.stg_interactions.tag IS 'Tag text, trimmed; NULL when empty or not a tag event';
 COMMENT ON COLUMN staging.stg_interactions.rating_text IS 'Rating as read, to explain a rejection';
 COMMENT ON COLUMN staging.stg_interactions.ts_text IS 'Timestamp as read, to explain a rejection';
 
@@ -326,3 +333,21 @@ COMMENT ON COLUMN staging.stg_users.age IS 'Age as an integer, NULL if it does n
 COMMENT ON COLUMN staging.stg_users.gender IS 'Gender';
 COMMENT ON COLUMN staging.stg_users.occupation IS 'Occupation';
 COMMENT ON COLUMN staging.stg_users.zip_code IS 'Zip code';
+
+-- raw.data_sources and core.tags (migration 0190)
+COMMENT ON TABLE raw.data_sources IS 'The data sources a warehouse holds: one primary (recorded by its first load; what the nightly ingests unless CHATREC_DATA_SOURCE/PATH say otherwise) and any sources appended on purpose (--append). A different source whose ids overlap is refused; the packaged demo never joins a warehouse holding other data.';
+COMMENT ON COLUMN raw.data_sources.source IS 'Format: movielens | movielens-latest | csv (chat feedback and descriptions are not sources)';
+COMMENT ON COLUMN raw.data_sources.path IS 'File or folder, canonical (absolute); package:recbole/dataset_example/ml-100k for the packaged demo';
+COMMENT ON COLUMN raw.data_sources.role IS 'primary (the first load: what the nightly ingests) | appended (loaded later with --append, or with no id in common)';
+COMMENT ON COLUMN raw.data_sources.content_hash IS 'sha256 of the latest complete load from this source (raw.loads.content_hash)';
+COMMENT ON COLUMN raw.data_sources.options IS 'How to read the source again: the csv column mapping; NULL for formats that need none';
+COMMENT ON COLUMN raw.data_sources.first_load_id IS 'raw.loads row of the first load from this source';
+COMMENT ON COLUMN raw.data_sources.last_load_id IS 'raw.loads row of the latest load from this source';
+COMMENT ON COLUMN raw.data_sources.recorded_at IS 'When the first load from this source committed';
+COMMENT ON COLUMN raw.data_sources.updated_at IS 'When the latest load from this source committed';
+COMMENT ON TABLE core.tags IS 'Every tag a user gave an item, with its text; several tags per user and item at one time are valid (core.interactions holds their one tag event). With tagged_items_seen (default) a tagged item is never recommended to its tagger.';
+COMMENT ON COLUMN core.tags.user_id IS 'Who tagged';
+COMMENT ON COLUMN core.tags.item_id IS 'The tagged item';
+COMMENT ON COLUMN core.tags.tag IS 'The tag text, trimmed';
+COMMENT ON COLUMN core.tags.ts IS 'When it was tagged (UTC)';
+COMMENT ON COLUMN core.tags.load_id IS 'Id of the ingest (raw.loads.load_id) that brought this row';
