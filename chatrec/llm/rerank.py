@@ -197,8 +197,8 @@ def blend(candidates: pl.DataFrame, llm: Sequence[LLMScores], weight: float, k: 
 
 BOOTSTRAP_RESAMPLES = 4000
 # family-wise: the best of the grid's non-zero weights is tested, so the interval's level is
-# Bonferroni-corrected over them (0.95 over 10 weights = a 99.5% interval); without that correction a
-# chance-level LLM kept w > 0 in 5-10% of fits (python -m bench.blend_users)
+# Bonferroni-corrected over them (0.95 over 10 weights = a 99.5% interval): picking the best of ten
+# and then testing it at 95% would let a chance-level LLM through more often than 5% of the time
 BOOTSTRAP_CONFIDENCE = 0.95
 
 

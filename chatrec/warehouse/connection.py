@@ -101,7 +101,10 @@ def read_only_connection(
     """
     target = Path(path or (settings or get_settings()).warehouse_path)
     if not target.is_file():
-        raise FileNotFoundError(f"warehouse file {target} does not exist; run `chatrec ingest movielens` first")
+        raise FileNotFoundError(
+            f"warehouse file {target} does not exist: load your data first (`chatrec ingest latest FOLDER`, "
+            "`chatrec ingest csv FILE --map ...`), or the demo into it (`chatrec ingest movielens`)"
+        )
     config = dict(SANDBOX) if sandboxed else {}
     snapshot = snapshot_path(target)
     try:
