@@ -63,7 +63,9 @@ def test_chat_echoes_markup_once_and_cut(ml100k_warehouse, settings, tmp_path: P
     path.write_text(
         'u,i,r,t,title\n1,1,5,1997-12-04 15:55:49,Toy Story\n1,99999,5,1997-12-04 15:55:49,"[/bold]\x1b[2J"\n'
     )
-    ingest_table(ml100k_warehouse, path, "user=u,item=i,rating=r,timestamp=t,title=title,rating_min=1,rating_max=5")
+    ingest_table(
+        ml100k_warehouse, path, "user=u,item=i,rating=r,timestamp=t,title=title,rating_min=1,rating_max=5", append=True
+    )
     ml100k_warehouse.close()
     env = {**os.environ, "CHATREC_WAREHOUSE_PATH": str(settings.warehouse_path), "CHATREC_CANDIDATE_MODEL": "popularity",
            "CHATREC_ARTIFACTS_DIR": str(settings.artifacts_dir), "COLUMNS": "200"}  # fmt: skip

@@ -18,7 +18,7 @@ def write_latest(
     folder.mkdir(parents=True, exist_ok=True)
     movies = ["movieId,title,genres"] + [f'{n},"{t} (1995)",Comedy' for n, t in enumerate(titles, start=1)]
     ratings = ["userId,movieId,rating,timestamp"] + [
-        f"{first_user + u},{m},{(u + m) % 5 + 0.5},{1_000_000 + 10 * u + m}" for u in range(4) for m in (1, 2, 3)
+        f"{first_user + u},{m},{(u + m) % 5 + 0.5},{1_600_000_000 + 10 * u + m}" for u in range(4) for m in (1, 2, 3)
     ]
     (folder / "movies.csv").write_text("\n".join(movies) + "\n")
     (folder / "ratings.csv").write_text("\n".join(ratings) + "\n")
@@ -43,7 +43,7 @@ def test_the_first_load_records_the_warehouse_source(warehouse: duckdb.DuckDBPyC
     ).fetchall()[0]
     assert primary.content_hash == load_hash
     # a new version of the same folder (spelled differently) is the same source: loaded, hash updated
-    (folder / "ratings.csv").write_text((folder / "ratings.csv").read_text() + "9,1,4.0,1000999\n")
+    (folder / "ratings.csv").write_text((folder / "ratings.csv").read_text() + "9,1,4.0,1600000999\n")
     again = ingest_movielens_latest(warehouse, tmp_path / "." / "mine")
     assert again.loaded_by_entity["interaction"] == 1
     assert primary_source(warehouse).content_hash != load_hash  # type: ignore[union-attr]

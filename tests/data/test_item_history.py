@@ -12,7 +12,7 @@ import pytest
 from chatrec.data.descriptions import ingest_descriptions
 from chatrec.data.history import undo_load
 from chatrec.data.ingest import ingest_movielens, ingest_movielens_latest, ingest_table
-from tests.data.files import write_latest_format
+from tests.data.files import write_latest_format, write_original_ml100k
 
 TOY_STORY = ("Toy Story", 1995, ["Animation", "Children's", "Comedy"])
 
@@ -46,7 +46,10 @@ def test_interactions_file_fills_gaps_and_never_erases(
     )
     path = tmp_path / f"events.{suffix}"
     frame.write_csv(path) if suffix == "csv" else frame.write_parquet(path)
-    summary = ingest_table(ml100k_warehouse, path, "user=uid,item=mid,rating=stars,timestamp=ts,title=title,year=year")
+    # more rows about the same users and items: another source, appended on purpose
+    summary = ingest_table(
+        ml100k_warehouse, path, "user=uid,item=mid,rating=stars,timestamp=ts,title=title,year=year", append=True
+    )
     assert summary.balanced
     # the existing item keeps every attribute: NULL year and missing genres erase nothing, and the
     # conflicting title is recorded, not applied
@@ -78,7 +81,7 @@ def test_catalogue_load_corrects_logs_and_can_be_undone(
     )
     movies.write_csv(folder / "movies.csv")
     genres_of_2 = item(ml100k_warehouse, "2")[2]
-    summary = ingest_movielens_latest(ml100k_warehouse, folder)
+    summary = ingest_movielens_latest(ml100k_warehouse, folder, append=True)
     assert summary.balanced
     assert item(ml100k_warehouse, "1") == ("Toy Story Redux", 1995, TOY_STORY[2])
     assert item(ml100k_warehouse, "2")[2] == genres_of_2 and genres_of_2
@@ -96,7 +99,9 @@ def test_movielens_reload_after_latest_never_blanks_attributes(
     write_latest_format(folder, n_ratings=10)
     ingest_movielens_latest(warehouse, folder)
     before = warehouse.execute("SELECT count(*) FROM core.items WHERE release_year IS NOT NULL").fetchall()
-    summary = ingest_movielens(warehouse)
+    # the original ML-100K files (the packaged demo never joins a warehouse holding other data)
+    write_original_ml100k(tmp_path / "ml-100k")
+    summary = ingest_movielens(warehouse, tmp_path / "ml-100k", append=True)
     assert summary.balanced
     after = warehouse.execute("SELECT count(*) FROM core.items WHERE release_year IS NOT NULL").fetchall()
     assert after >= before
@@ -134,7 +139,7 @@ def test_undo_load_command(tmp_path: Path) -> None:
         .otherwise(pl.col("title"))
         .alias("title")
     ).write_csv(path / "movies.csv")
-    assert chatrec("ingest", "latest", str(path), cwd=tmp_path).returncode == 0
+    assert chatrec("ingest", "latest", str(path), "--append", cwd=tmp_path).returncode == 0
     load_id = chatrec("sql", "SELECT load_id FROM raw.loads WHERE source = 'movielens-latest'", cwd=tmp_path).stdout
     load_id = next(word for word in load_id.split() if word.startswith("movielens-latest-"))
     undone = chatrec("warehouse", "undo-load", load_id, cwd=tmp_path)

@@ -15,13 +15,13 @@ from chatrec.settings import Settings
 from tests.data.test_data_sources import write_latest
 
 # user 1 gives movie 3 two tags at one second, and tags movie 4 (which nobody rated) once
-TAGS = ["userId,movieId,tag,timestamp", "1,3,funny,1000200", "1,3,classic,1000200", '1,4,"dark, slow",1000300']
+TAGS = ["userId,movieId,tag,timestamp", "1,3,funny,1600000200", "1,3,classic,1600000200", '1,4,"dark, slow",1600000300']
 
 
 def write_tagged(folder: Path) -> Path:
     write_latest(folder, titles=("Jumanji", "Heat", "Sabrina", "Casino", "Nixon"))
     # movie 4 is liked by everyone but user 1: the most popular item user 1 has not rated
-    extra = [f"{u},4,5.0,{1_000_500 + u}" for u in (2, 3, 4)]
+    extra = [f"{u},4,5.0,{1_600_000_500 + u}" for u in (2, 3, 4)]
     (folder / "ratings.csv").write_text((folder / "ratings.csv").read_text() + "\n".join(extra) + "\n")
     (folder / "tags.csv").write_text("\n".join(TAGS) + "\n")
     return folder
@@ -39,7 +39,7 @@ def test_several_tags_of_one_item_are_kept_with_their_text(
     assert events == [(2,)]  # one tag event per user, item and time
     # a new tag at the same second is loaded; the ones already there are unchanged; an exact repeat
     # within one file is still a duplicate
-    (folder / "tags.csv").write_text("\n".join([*TAGS, "1,3,quotable,1000200", "1,3,quotable,1000200"]) + "\n")
+    (folder / "tags.csv").write_text("\n".join([*TAGS, "1,3,quotable,1600000200", "1,3,quotable,1600000200"]) + "\n")
     again = ingest_movielens_latest(warehouse, folder)
     assert again.loaded_by_entity["interaction"] == 1
     assert again.quarantined_by_reason == {"duplicate event in this load": 1}
