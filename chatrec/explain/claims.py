@@ -47,7 +47,7 @@ _SHARE_AFTER = re.compile(r"\s*(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
 _OUT_OF_AFTER = re.compile(r"\s*(?:/|out\s+of\b|of\b)\s*(?P<denominator>\d+(?:\.\d+)?)(?![\w])", re.IGNORECASE)
 _STARS_AFTER = re.compile(r"\s*-?\s*stars?\b", re.IGNORECASE)
 _PEOPLE_AFTER = re.compile(
-    r"\s+(?:other\s+|more\s+|similar\s+|like-minded\s+)?(?:people|users|viewers|fans|members|others|persons|"
+    r"\s+(?:other\s+|more\s+|similar\s+|like-minded\s+)?(?:people|users|viewers|fans|members|others|persons?|"
     r"moviegoers|raters|folks)\b",
     re.IGNORECASE,
 )
