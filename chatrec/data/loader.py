@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from chatrec.data.source_registry import check_source, record_source
 from chatrec.data.sources.base import INTERACTION_COLUMNS, ITEM_COLUMNS, USER_COLUMNS, SourceBatch, SourceError
@@ -77,7 +78,9 @@ def _now() -> datetime:
 def _insert_raw(con: duckdb.DuckDBPyConnection, table: str, frame, columns: tuple[str, ...], load_id: str) -> None:
     if frame is None or frame.height == 0:
         return
-    con.register("_incoming", frame.to_arrow())
+    # a reader that has no value for a column (e.g. the tag text, outside tags.csv) leaves it NULL
+    missing = [pl.lit(None, dtype=pl.Utf8).alias(c) for c in columns if c not in frame.columns]
+    con.register("_incoming", frame.with_columns(missing).to_arrow() if missing else frame.to_arrow())
     cols = ", ".join(("source_file", "source_line", *columns))
     con.execute(f"INSERT INTO raw.{table} (load_id, {cols}) SELECT ?, {cols} FROM _incoming", [load_id])
     con.unregister("_incoming")
