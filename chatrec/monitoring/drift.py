@@ -18,7 +18,7 @@ from evidently import DataDefinition, Dataset, Report
 from evidently.core.report import Snapshot
 from evidently.presets import DataDriftPreset, DataSummaryPreset
 
-from chatrec.monitoring.reports import ReportArtifact, finite, frame, report_id, save_snapshot
+from chatrec.monitoring.reports import ReportArtifact, finite, frame, report_id, save_snapshot, snapshot_metadata
 from chatrec.monitoring.windows import Windows
 from chatrec.settings import Settings
 
@@ -108,7 +108,7 @@ def drift_columns(snapshot: Snapshot) -> list[dict[str, object]]:
 
 
 def run_drift_report(
-    reference: pd.DataFrame, current: pd.DataFrame, dataset: DriftDataset, drift_share: float
+    reference: pd.DataFrame, current: pd.DataFrame, dataset: DriftDataset, drift_share: float, report_key: str = ""
 ) -> tuple[Snapshot, list[dict[str, object]]]:
     """Run the Evidently drift + summary report on two frames; returns the snapshot and per-column results."""
     definition = DataDefinition(
@@ -119,6 +119,7 @@ def run_drift_report(
         Dataset.from_pandas(current, data_definition=definition),
         Dataset.from_pandas(reference, data_definition=definition),
         tags=[dataset.name],
+        metadata=snapshot_metadata(report_key),
         name=f"data drift: {dataset.name}",
     )
     return snapshot, drift_columns(snapshot)
@@ -147,7 +148,9 @@ def drift_reports(
         if not dataset.numerical and not dataset.categorical:
             notes.append(f"data drift {dataset.name}: no column with values on both sides, not compared")
             continue
-        snapshot, columns = run_drift_report(reference, current, dataset, threshold)
+        snapshot, columns = run_drift_report(
+            reference, current, dataset, threshold, report_id(run_id, "data_drift", dataset.name)
+        )
         drifted = [c["column_name"] for c in columns if c["drifted"]]
         share = len(drifted) / len(columns) if columns else 0.0
         within = share <= threshold

@@ -32,6 +32,12 @@ def previous_snapshot_ids(con: duckdb.DuckDBPyConnection, report_ids: list[str])
     return dict(rows)
 
 
+def indexed_snapshot_ids(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Every Evidently snapshot id a monitoring.reports row names."""
+    rows = con.execute("SELECT snapshot_id FROM monitoring.reports WHERE snapshot_id IS NOT NULL").fetchall()
+    return frozenset(snapshot_id for (snapshot_id,) in rows)
+
+
 def write_index(
     con: duckdb.DuckDBPyConnection, run_id: str, artifacts: list[ReportArtifact], flow_figures: dict[str, float]
 ) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 from evidently import DataDefinition, Dataset, Report
 from evidently.metrics import MaxValue, MeanValue, RowCount
 
-from chatrec.monitoring.reports import ReportArtifact, finite, frame, report_id, save_snapshot
+from chatrec.monitoring.reports import ReportArtifact, finite, frame, report_id, save_snapshot, snapshot_metadata
 from chatrec.settings import Settings
 
 FIGURES = (
@@ -56,6 +56,7 @@ def llm_health_report(con: duckdb.DuckDBPyConnection, settings: Settings, run: d
         Dataset.from_pandas(current[columns], data_definition=definition),
         Dataset.from_pandas(earlier[columns], data_definition=definition) if len(earlier) else None,
         tags=["llm" if used else "no-llm"],
+        metadata=snapshot_metadata(report_id(run_id, "llm_health")),
         name=f"llm health: {run_id}",
     )
     row = {c: finite(current[c].iloc[0]) for c in columns}

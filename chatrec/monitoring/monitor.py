@@ -9,7 +9,7 @@ import duckdb
 
 from chatrec.monitoring.alarms import AlarmCheck, warehouse_alarms
 from chatrec.monitoring.drift import drift_reports
-from chatrec.monitoring.index import previous_snapshot_ids, write_index
+from chatrec.monitoring.index import indexed_snapshot_ids, previous_snapshot_ids, write_index
 from chatrec.monitoring.llm_health import llm_health_report
 from chatrec.monitoring.recsys import recsys_report, run_row
 from chatrec.monitoring.reports import ReportArtifact
@@ -55,8 +55,9 @@ def monitor(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str | No
     artifacts = [*drift, recsys_report(con, settings, run), llm_health_report(con, settings, run)]
     workspace = open_workspace(settings.evidently_workspace)
     earlier = previous_snapshot_ids(con, [a.report_id for a in artifacts])
+    indexed = indexed_snapshot_ids(con)
     for artifact in artifacts:
-        add_snapshot(workspace, artifact, earlier.get(artifact.report_id))
+        add_snapshot(workspace, artifact, earlier.get(artifact.report_id), indexed)
     alarm_window, alarms = warehouse_alarms(con, settings)
     failed_reports = [a.reason for a in artifacts if not a.passed]
     reasons = [check.message for check in alarms if check.fired] + failed_reports

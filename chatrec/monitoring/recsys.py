@@ -32,7 +32,7 @@ from chatrec.evaluation.sampling import sample_users
 from chatrec.evaluation.splitting import temporal_split
 from chatrec.models import make_model
 from chatrec.models.base import Recommender
-from chatrec.monitoring.reports import ReportArtifact, finite, frame, report_id, save_snapshot
+from chatrec.monitoring.reports import ReportArtifact, finite, frame, report_id, save_snapshot, snapshot_metadata
 from chatrec.settings import Settings
 
 # ranking metrics gated against the previous run, by Evidently metric type
@@ -197,6 +197,7 @@ def recsys_snapshot(current: Evaluation, previous: Evaluation | None, genre_colu
         Dataset.from_pandas(current.current, data_definition=scored),
         reference,
         additional_data=additional,
+        metadata=snapshot_metadata(report_id(current.run_id, "recsys_quality")),
         name=f"recsys quality: {current.run_id}",
     )
 

@@ -67,6 +67,15 @@ def report_id(run_id: str, kind: str, dataset: str | None = None) -> str:
     return f"{run_id}:{kind}" + (f":{dataset}" if dataset else "")
 
 
+# snapshot metadata key naming the report a snapshot belongs to (workspace.add_snapshot finds by it)
+REPORT_ID_KEY = "chatrec_report_id"
+
+
+def snapshot_metadata(report: str) -> dict[str, str]:
+    """Metadata every stored snapshot carries: which report it is, so a later monitor can replace it."""
+    return {REPORT_ID_KEY: report}
+
+
 def save_snapshot(
     snapshot: Snapshot, reports_dir: Path, run_id: str, name: str, banner: list[str]
 ) -> tuple[Path, Path]:

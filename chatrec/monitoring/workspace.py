@@ -26,7 +26,7 @@ from evidently.sdk.panels import counter_panel, line_plot_panel
 from evidently.ui.workspace import Project, Workspace
 
 from chatrec.monitoring.recsys import RANKING
-from chatrec.monitoring.reports import ReportArtifact
+from chatrec.monitoring.reports import REPORT_ID_KEY, ReportArtifact, snapshot_metadata
 
 PROJECT_NAMES = {
     "data_drift": "chatrec data drift",
@@ -124,14 +124,21 @@ def ranking_snapshot(artifact: ReportArtifact) -> Snapshot:
         Dataset.from_pandas(row, data_definition=definition),
         None,
         tags=[RANKING_TAG],
-        metadata={"chatrec_report_id": artifact.report_id, "k": str(k)},
+        metadata={**snapshot_metadata(artifact.report_id), "k": str(k)},
         name=f"ranking at k={k}: {artifact.run_id}",
     )
 
 
-def add_snapshot(workspace: Workspace, artifact: ReportArtifact, replaces: str | None) -> None:
-    """Add the artifact's snapshot to its kind's project; drop the snapshot an earlier monitor of the
-    same run added (`replaces`), so a re-run does not show the run twice on the dashboard."""
+def add_snapshot(
+    workspace: Workspace, artifact: ReportArtifact, replaces: str | None, indexed: frozenset[str] = frozenset()
+) -> None:
+    """Add the artifact's snapshot to its kind's project; drop every snapshot of the same report an
+    earlier monitor added, so a re-run does not show the run twice on the dashboard: the one the
+    index names (`replaces`), the quality report's ranking snapshot, and those of a monitor killed
+    before it indexed its reports (their ids are in no monitoring.reports row).
+
+    `indexed`: the snapshot ids monitoring.reports names; those belong to other indexed reports, so
+    only the rest are read to check which report they are (snapshots are large, runs many)."""
     if artifact.snapshot is None:
         raise ValueError(f"report {artifact.report_id} has no Evidently snapshot")
     project = project_for(workspace, artifact.kind)
@@ -141,9 +148,9 @@ def add_snapshot(workspace: Workspace, artifact: ReportArtifact, replaces: str |
     ref = workspace.add_run(project.id, artifact.snapshot)
     artifact.snapshot_id = str(ref.id)
     artifact.evidently_project = project.name
+    for snapshot_id in existing - indexed - {replaces}:
+        earlier = workspace.get_run(project.id, snapshot_id)
+        if earlier is not None and earlier.metadata.get(REPORT_ID_KEY) == artifact.report_id:
+            workspace.delete_run(project.id, snapshot_id)
     if artifact.kind == "recsys_quality":
-        for snapshot_id in existing - {replaces}:
-            earlier = workspace.get_run(project.id, snapshot_id)
-            if earlier is not None and earlier.metadata.get("chatrec_report_id") == artifact.report_id:
-                workspace.delete_run(project.id, snapshot_id)
         workspace.add_run(project.id, ranking_snapshot(artifact))
