@@ -133,9 +133,10 @@ def recommend_batch(
                 json.dumps(params),
             ],
         )
-    # each chunk's rows go to Parquet files here; one transaction then makes the whole run visible
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    parts = Path(tempfile.mkdtemp(prefix=f"{run_id}-", dir=settings.cache_dir))
+    # each chunk's rows go to Parquet files in a folder beside the warehouse (its disk, never the working
+    # directory; a real Dask cluster's workers must see that folder); one transaction then makes the
+    # whole run visible
+    parts = Path(tempfile.mkdtemp(prefix=f".{run_id}-parts-", dir=settings.warehouse_path.parent))
     try:
         # a tagged item is one the user knows, though the models never trained on the tag event
         tagged = tagged_items(con, users) if settings.tagged_items_seen else None

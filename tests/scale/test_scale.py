@@ -135,7 +135,7 @@ def test_a_chunked_batch_run_equals_a_single_chunk_run(
         ).fetchall()
 
     assert rows(whole.run_id) == rows(chunked.run_id)
-    assert not list(Path(settings.cache_dir).glob("run-*"))  # the chunk files are gone
+    assert not list(settings.warehouse_path.parent.glob(".run-*"))  # the chunk files are gone
     assert np.all(synthetic_warehouse.execute("SELECT status FROM recs.runs").fetchnumpy()["status"] == "complete")
 
 
