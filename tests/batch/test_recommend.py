@@ -34,6 +34,7 @@ def test_without_the_llm_every_explanation_is_a_template(trained, settings: Sett
     assert trained.execute("SELECT DISTINCT source FROM recs.explanations").fetchall() == [("template",)]
 
 
+@pytest.mark.slow  # LoRA training / LLM decoding on CPU: CI runs it (make test-all)
 def test_llm_users_are_reranked_and_explained_and_the_rest_keep_templates(trained, settings: Settings) -> None:
     llm = settings.model_copy(update={
         "llm_backend": "transformers", "cache_dir": TEST_CACHE, "llm_users_per_run": 2, "llm_blend_users": 5,

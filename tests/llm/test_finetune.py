@@ -65,6 +65,7 @@ def test_examples_see_only_the_past_and_are_balanced(smollm2: TransformersBacken
         assert prompt.endswith("Will this user enjoy the candidate movie? Answer Yes or No.")
 
 
+@pytest.mark.slow  # LoRA training / LLM decoding on CPU: CI runs it (make test-all)
 def test_loss_falls_on_a_fixed_batch_and_the_base_model_is_restored(
     smollm2: TransformersBackend, ml100k_warehouse
 ) -> None:
@@ -90,6 +91,7 @@ def test_auc_counts_ordered_pairs_with_ties_as_half() -> None:
     assert np.isnan(auc(np.array([0.5, 0.6]), np.array([1, 1])))
 
 
+@pytest.mark.slow  # LoRA training / LLM decoding on CPU: CI runs it (make test-all)
 def test_finetune_registers_reuses_and_loads_the_adapter(
     smollm2: TransformersBackend, ml100k_warehouse, settings: Settings
 ) -> None:
