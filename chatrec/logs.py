@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 
 NOISY_LOGGERS = ("distributed", "evidently", "numexpr", "httpx", "urllib3", "transformers", "sentence_transformers")
@@ -30,8 +31,15 @@ def quiet_third_party(verbose: bool | None = None) -> int:
         logging.getLogger(name).setLevel(level)
     if verbose:
         os.environ.pop("TQDM_DISABLE", None)
+        os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
     else:
         os.environ["TQDM_DISABLE"] = "1"  # tqdm >= 4.66 reads it at each bar
+        # transformers passes disable= explicitly to its bars (GGUF conversion, weight loading), so tqdm's
+        # variable does not reach them: it reads huggingface_hub's switch when it is imported, or later
+        # through its own API
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        if "transformers" in sys.modules:
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=NOISY_WARNING_MODULES)
         warnings.filterwarnings("ignore", category=FutureWarning, module=NOISY_WARNING_MODULES)
         # "Port 8787 is already in use ... Hosting the HTTP server on port N instead": another cluster's dashboard
