@@ -104,8 +104,10 @@ def _(Protocol, Settings, chosen_params, con, json, mo, models, params, pl, prot
 def _(con, mo):
     leaderboard = mo.sql(
         """
-        -- the registered versions, scored on the nightly holdout (temporal) by the retrain flow
-        SELECT model_id, kind, status, ndcg_at_10, precision_at_10, recall_at_10, rmse, train_seconds, status_reason
+        -- the registered versions, scored on the nightly holdout (temporal) by the retrain flow; the
+        -- gate compares the warm users' score (with training history), the cold users' is reported
+        SELECT model_id, kind, status, warm_ndcg_at_10, cold_ndcg_at_10, ndcg_at_10, warm_rmse, cold_rmse, rmse,
+               warm_users, cold_users, precision_at_10, recall_at_10, train_seconds, status_reason
         FROM marts.model_leaderboard
         """,
         engine=con,

@@ -65,6 +65,7 @@ def test_notebooks_show_a_monitored_warehouse(monitored_warehouse: Settings, tmp
         assert section in explorer, section
     experiments = shown(run("experiments", monitored_warehouse, tmp_path, RUN_EXPERIMENT))
     assert "this notebook" in experiments and "ndcg_at_10" in experiments and "Not evaluated" not in experiments
+    assert "warm_ndcg_at_10" in experiments and "cold_ndcg_at_10" in experiments  # the leaderboard's gate scores
 
 
 def test_the_monitor_index_is_the_monitoring_notebook_with_one_series_per_data_set(
