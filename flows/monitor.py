@@ -26,7 +26,9 @@ def report_lines(summary: dict[str, Any]) -> list[str]:
     lines = ["| report | verdict | reason | HTML |", "|---|---|---|---|"]
     for report in summary["reports"]:
         name = report["kind"] + (f" ({report['dataset']})" if report["dataset"] else "")
-        verdict = "passed" if report["passed"] else "**FAILED**"
+        verdict = {"failed": "**FAILED**", "information": "information (not an alarm)"}.get(
+            report.get("verdict", "passed" if report["passed"] else "failed"), "passed"
+        )
         lines.append(
             f"| {name} | {verdict} | {report['reason']} | [{Path(report['html_path']).name}]({file_url(report['html_path'])}) |"
         )

@@ -25,7 +25,8 @@ def _(mo, open_warehouse):
         # chatrec monitoring
 
         Drift, recommendation quality and LLM health over the monitored runs, from `monitoring.*`:
-        one line per data set or metric, failed reports marked with a red cross. The Evidently
+        one line per data set or metric, alarms (failed reports) marked with a red cross, drift above
+        its threshold that is information only (`drift_alarm` off) with a grey circle. The Evidently
         reports themselves are linked per run below; `chatrec dashboards serve` opens the Evidently UI.
         """
     )
@@ -43,13 +44,19 @@ def _(con, mo, trends_lib):
 @app.cell
 def _(con, mo, trend, trends_lib):
     _latest = con.sql(
-        """SELECT run_id, kind, dataset, passed, reason FROM monitoring.reports
+        """SELECT run_id, kind, dataset, passed, verdict, reason FROM marts.report_history
            WHERE run_id = (SELECT run_id FROM recs.runs r JOIN monitoring.reports USING (run_id)
                            ORDER BY r.finished_at DESC, run_id DESC LIMIT 1)
            ORDER BY kind, dataset"""
     ).pl()
     mo.stop(_latest.is_empty())
     _failed = _latest.filter(~_latest.get_column("passed"))
+    _information = _latest.filter(_latest.get_column("verdict") == "information")
+    _info_lines = "\n".join(
+        f"- {kind}{' (' + dataset + ')' if dataset else ''}: {reason}"
+        for kind, dataset, reason in _information.select("kind", "dataset", "reason").iter_rows()
+    )
+    _info_note = f"\n\nInformation, not alarms ({_information.height}):\n\n{_info_lines}" if _information.height else ""
     _run = _latest.get_column("run_id")[0]
     _alarms = trends_lib.alarm_frame(trend)
     _latest_alarms = _alarms.filter(_alarms.get_column("run_id") == _run) if not _alarms.is_empty() else _alarms
@@ -60,7 +67,8 @@ def _(con, mo, trend, trends_lib):
     )
     if _failed.is_empty() and _fired == 0:
         _verdict = mo.callout(
-            mo.md(f"**Latest run `{_run}`: no alarm fired, all {_latest.height} reports passed.**"), kind="success"
+            mo.md(f"**Latest run `{_run}`: no alarm fired, no report failed ({_latest.height} reports).**{_info_note}"),
+            kind="success",
         )
     else:
         _lines = "\n".join(
@@ -70,7 +78,7 @@ def _(con, mo, trend, trends_lib):
         _verdict = mo.callout(
             mo.md(
                 f"**Alert: latest run `{_run}`: {_fired} alarm(s) fired, {_failed.height} report(s) failed.**"
-                f"\n\n{_lines}"
+                f"\n\n{_lines}{_info_note}"
             ),
             kind="danger",
         )
@@ -114,14 +122,15 @@ def _(mo, trend, trends_lib):
 @app.cell
 def _(con, mo):
     _reports = con.sql(
-        """SELECT run_id, kind, coalesce(dataset, '') AS dataset, passed, reason, html_path
+        """SELECT run_id, kind, coalesce(dataset, '') AS dataset, verdict, reason, html_path
            FROM marts.report_history ORDER BY run_finished_at DESC, kind, dataset"""
     ).pl()
     mo.stop(_reports.is_empty())
+    _shown = {"failed": "**FAILED**", "information": "information"}
     _rows = "\n".join(
-        f"| {run} | {kind} | {dataset} | {'passed' if passed else '**FAILED**'} | {reason} | "
+        f"| {run} | {kind} | {dataset} | {_shown.get(verdict, verdict or '')} | {reason} | "
         f"[HTML]({run}/{html_path.rsplit('/', 1)[-1]}) |"
-        for run, kind, dataset, passed, reason, html_path in _reports.iter_rows()
+        for run, kind, dataset, verdict, reason, html_path in _reports.iter_rows()
     )
     mo.md(
         "## Every report\n\nLinks are relative to the reports folder (they work on the exported index page).\n\n"

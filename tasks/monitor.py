@@ -16,7 +16,7 @@ from tasks.warehouse import warehouse, writer_task
 
 def report_summary(report: ReportArtifact) -> dict[str, Any]:
     """The report's record without its Evidently snapshot: flow results stay small and serializable."""
-    fields = ("report_id", "kind", "dataset", "html_path", "json_path", "passed", "reason")
+    fields = ("report_id", "kind", "dataset", "html_path", "json_path", "passed", "verdict", "reason")
     values = {name: getattr(report, name) for name in fields}
     return {name: str(value) if isinstance(value, Path) else value for name, value in values.items()}
 

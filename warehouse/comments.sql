@@ -122,7 +122,8 @@ COMMENT ON COLUMN marts.report_history.run_id IS 'Recommendation run id (recs.ru
 COMMENT ON COLUMN marts.report_history.run_finished_at IS 'When the run finished';
 COMMENT ON COLUMN marts.report_history.kind IS 'data_drift, recsys_quality or llm_health';
 COMMENT ON COLUMN marts.report_history.dataset IS 'Data set of a drift report';
-COMMENT ON COLUMN marts.report_history.passed IS 'Whether the report passed';
+COMMENT ON COLUMN marts.report_history.passed IS 'Whether the report passed (false = an alarm: the monitor failed on it)';
+COMMENT ON COLUMN marts.report_history.verdict IS 'failed (an alarm), information (a drift report above drift_share_threshold while drift_alarm is off: said, not an alarm) or passed';
 COMMENT ON COLUMN marts.report_history.reason IS 'Verdict in words';
 COMMENT ON COLUMN marts.report_history.drift_share IS 'Share of drifted columns (drift reports)';
 COMMENT ON COLUMN marts.report_history.ndcg_at_k IS 'NDCG at the run''s k (quality reports)';

@@ -1,5 +1,6 @@
 """The monitoring notebook's trends: figures per run from monitoring.* as frames, drawn with plotly
-(one line per data set or metric, failed reports marked), and why a chart is missing when it is.
+(one line per data set or metric, failed reports marked as alarms, drift reports that are information
+only marked as such), and why a chart is missing when it is.
 
 Figures on different scales (a 0-1 rate, milliseconds, token counts) get their own chart instead of
 sharing one axis."""
@@ -24,6 +25,7 @@ LLM_CHARTS = (
     ("Prompt length", "tokens", ("prompt_tokens_mean", "prompt_tokens_max")),
 )  # fmt: skip
 ALERT_COLOR = "#d62728"
+INFORMATION_COLOR = "#7f7f7f"
 
 
 def trends(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -32,21 +34,21 @@ def trends(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def drift_frame(trend: pl.DataFrame) -> pl.DataFrame:
-    """run_id, finished_at, dataset, drift_share, passed, reason: one row per run and data set."""
+    """run_id, finished_at, dataset, drift_share, passed, verdict, reason: one row per run and data set."""
     return (
         trend.filter((pl.col("scope") == "drift") & (pl.col("metric") == "drift_share"))
-        .select("run_id", "finished_at", pl.col("series").alias("dataset"), pl.col("value").alias("drift_share"), "passed", "reason")
+        .select("run_id", "finished_at", pl.col("series").alias("dataset"), pl.col("value").alias("drift_share"), "passed", "verdict", "reason")
     )  # fmt: skip
 
 
 def quality_frame(trend: pl.DataFrame) -> pl.DataFrame:
-    """run_id, finished_at, metric, value, passed, reason for the ranking and beyond-accuracy figures."""
+    """run_id, finished_at, metric, value, passed, verdict, reason for the ranking and beyond-accuracy figures."""
     wanted = pl.col("metric").str.starts_with(RANKING_PREFIXES[0])
     for prefix in RANKING_PREFIXES[1:]:
         wanted = wanted | pl.col("metric").str.starts_with(prefix)
     wanted = wanted | pl.col("metric").is_in(BEYOND_ACCURACY)
     return trend.filter((pl.col("scope") == "recs") & wanted).select(
-        "run_id", "finished_at", "metric", "value", "passed", "reason"
+        "run_id", "finished_at", "metric", "value", "passed", "verdict", "reason"
     )
 
 
@@ -57,7 +59,7 @@ def llm_frame(trend: pl.DataFrame) -> pl.DataFrame:
         (pl.col("scope") == "llm")
         & pl.col("run_id").is_in(used.get_column("run_id").implode())
         & pl.col("value").is_not_null()
-    ).select("run_id", "finished_at", "metric", "value", "passed", "reason")
+    ).select("run_id", "finished_at", "metric", "value", "passed", "verdict", "reason")
 
 
 def alarm_frame(trend: pl.DataFrame) -> pl.DataFrame:
@@ -70,7 +72,8 @@ def alarm_frame(trend: pl.DataFrame) -> pl.DataFrame:
 
 
 def line_chart(frame: pl.DataFrame, series: str, value: str, title: str, y_title: str) -> go.Figure:
-    """One line per value of `series` over runs (x = run finish time); failed reports as red crosses."""
+    """One line per value of `series` over runs (x = run finish time); failed reports (alarms) as red
+    crosses, drift reports above their threshold that are information only as grey open circles."""
     figure = go.Figure()
     for name in sorted(frame.get_column(series).unique().to_list()):
         rows = frame.filter(pl.col(series) == name).sort("finished_at")
@@ -81,15 +84,21 @@ def line_chart(frame: pl.DataFrame, series: str, value: str, title: str, y_title
                 hovertemplate="%{text}<br>%{y:.4g}<extra>" + str(name) + "</extra>",
             )
         )  # fmt: skip
-    alerts = frame.filter(pl.col("passed").not_()) if "passed" in frame.columns else frame.clear()
-    if alerts.height:
-        figure.add_trace(
-            go.Scatter(
-                x=alerts.get_column("finished_at").to_list(), y=alerts.get_column(value).to_list(), name="alert (report failed)",
-                mode="markers", marker={"symbol": "x", "size": 14, "color": ALERT_COLOR},
-                text=alerts.get_column("reason").to_list(), hovertemplate="%{text}<extra>alert</extra>",
-            )
-        )  # fmt: skip
+    marks = (
+        ("failed", "alert (report failed)", "alert", {"symbol": "x", "size": 14, "color": ALERT_COLOR}),
+        ("information", "information (not an alarm)", "information",
+         {"symbol": "circle-open", "size": 14, "color": INFORMATION_COLOR}),
+    )  # fmt: skip
+    for verdict, name, label, marker in marks:
+        rows = frame.filter(pl.col("verdict") == verdict) if "verdict" in frame.columns else frame.clear()
+        if rows.height:
+            figure.add_trace(
+                go.Scatter(
+                    x=rows.get_column("finished_at").to_list(), y=rows.get_column(value).to_list(), name=name,
+                    mode="markers", marker=marker, text=rows.get_column("reason").to_list(),
+                    hovertemplate="%{text}<extra>" + label + "</extra>",
+                )
+            )  # fmt: skip
     figure.update_layout(
         title=title, xaxis_title="run finished", yaxis_title=y_title, height=340,
         margin={"l": 60, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25},

@@ -61,6 +61,17 @@ class ReportArtifact:
     metrics: dict[str, float | None] = field(default_factory=dict)  # rows for monitoring.metrics
     drift_columns: list[dict[str, Any]] = field(default_factory=list)  # rows for monitoring.drift_results
 
+    @property
+    def verdict(self) -> str:
+        """failed (an alarm), information (drift above its threshold that is not an alarm) or passed;
+        the same rule as marts.report_history.verdict."""
+        if not self.passed:
+            return "failed"
+        share, threshold = self.key_figures.get("drift_share"), self.key_figures.get("threshold")
+        if self.kind == "data_drift" and share is not None and threshold is not None and share > threshold:
+            return "information"
+        return "passed"
+
 
 def report_id(run_id: str, kind: str, dataset: str | None = None) -> str:
     """Stable id from run + kind (+ data set): re-running the monitor replaces rows instead of adding."""

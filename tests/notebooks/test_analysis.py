@@ -48,6 +48,32 @@ def test_one_line_per_data_set_with_failed_reports_marked(warehouse: duckdb.Duck
     assert any("No drift figures for items" in n for n in notes) and any("No run used the LLM" in n for n in notes)
 
 
+def test_drift_above_threshold_without_drift_alarm_is_information_not_an_alert(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    """What the monitor writes with drift_alarm off: passed, the share above the threshold (information)."""
+    add_run(warehouse, 1, {("drift", "interactions", "drift_share"): 0.1, ("drift", "users", "drift_share"): 0.2})
+    add_run(warehouse, 3, {("drift", "interactions", "drift_share"): 0.1, ("drift", "users", "drift_share"): 0.6})
+    warehouse.execute(
+        "UPDATE monitoring.reports SET passed = true, reason = 'users: 3/5 columns drifted (60%) > threshold 50%"
+        ' (information)\', key_figures = \'{"drift_share": 0.6, "threshold": 0.5}\''
+        " WHERE run_id = 'run-3' AND dataset = 'users'"
+    )
+    series = {trace.name: list(trace.y) for trace in monitoring.drift_chart(monitoring.trends(warehouse)).data}
+    assert series == {"interactions": [0.1, 0.1], "users": [0.2, 0.6], "information (not an alarm)": [0.6]}
+    verdicts = warehouse.execute(
+        "SELECT run_id, dataset, verdict FROM marts.report_history ORDER BY run_id, dataset"
+    ).fetchall()
+    assert verdicts == [
+        ("run-1", "interactions", "passed"), ("run-1", "users", "passed"),
+        ("run-3", "interactions", "passed"), ("run-3", "users", "information"),
+    ]  # fmt: skip
+    # an alarm stays a failure
+    warehouse.execute("UPDATE monitoring.reports SET passed = false WHERE run_id = 'run-3' AND dataset = 'users'")
+    series = {trace.name: list(trace.y) for trace in monitoring.drift_chart(monitoring.trends(warehouse)).data}
+    assert series["alert (report failed)"] == [0.6] and "information (not an alarm)" not in series
+
+
 def test_llm_figures_on_different_scales_get_their_own_charts(warehouse: duckdb.DuckDBPyConnection) -> None:
     add_run(warehouse, 1, {
         ("llm", "llm_health", "llm_used"): 1.0, ("llm", "llm_health", "blend_weight"): 0.1,

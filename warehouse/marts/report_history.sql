@@ -7,6 +7,16 @@ SELECT
     rep.kind,
     rep.dataset,
     rep.passed,
+    -- failed: an alarm (the monitor failed on it); information: a drift report above its threshold
+    -- that is not an alarm (drift_alarm off), said but not failed; passed: neither
+    CASE
+        WHEN rep.passed IS NULL THEN NULL
+        WHEN NOT rep.passed THEN 'failed'
+        WHEN rep.kind = 'data_drift'
+             AND CAST(rep.key_figures ->> '$.drift_share' AS DOUBLE) > CAST(rep.key_figures ->> '$.threshold' AS DOUBLE)
+            THEN 'information'
+        ELSE 'passed'
+    END                                                     AS verdict,
     rep.reason,
     CAST(rep.key_figures ->> '$.drift_share' AS DOUBLE)     AS drift_share,
     CAST(rep.key_figures ->> ('$.ndcg_at_' || (rep.key_figures ->> '$.k')) AS DOUBLE) AS ndcg_at_k,
