@@ -187,7 +187,7 @@ COMMENT ON COLUMN models.registry.device IS 'Device it was trained on (cpu, cuda
 COMMENT ON COLUMN models.registry.train_seconds IS 'Wall-clock training time in seconds';
 COMMENT ON COLUMN models.registry.peak_memory_mb IS 'Peak memory while training, MB';
 COMMENT ON COLUMN models.registry.created_at IS 'When the row was written';
-COMMENT ON COLUMN models.registry.artifact_sha256 IS 'sha256 of the artifact file, verified before every load; NULL = a pickled artifact from before 0065, loadable only after `chatrec warehouse migrate-artifacts`';
+COMMENT ON COLUMN models.registry.artifact_sha256 IS 'sha256 of the artifact file, verified before every load; for a LoRA adapter (kind llm_ranker) the checksum of its folder''s files (tree_sha256), verified before it is served; NULL = a pickled artifact from before 0065, loadable only after `chatrec warehouse migrate-artifacts`, or an adapter registered before adapter checksums (served with a warning)';
 COMMENT ON COLUMN models.registry.status_reason IS 'Why it has its status (e.g. not promoted: warm_ndcg_at_10 regressed beyond tolerance; the cold score beside it)';
 
 COMMENT ON TABLE monitoring.drift_results IS 'Per-column result of every data drift test.';

@@ -40,6 +40,7 @@ from chatrec.llm.context import LIKED_RATING, Catalogue, ContextBuilder
 from chatrec.llm.prompts import PromptBuilder
 from chatrec.llm.rerank import LLMReranker, LLMScores, blend
 from chatrec.models import make_model
+from chatrec.models.artifacts import ArtifactError, tree_sha256
 from chatrec.models.base import Recommender
 from chatrec.models.training import console, fingerprint, set_status, training_interactions
 from chatrec.settings import Settings
@@ -261,18 +262,36 @@ def train_adapter(
     return result
 
 
-def save_adapter(peft_model: PeftModel, target: Path, meta: dict[str, Any]) -> Path:
+def save_adapter(peft_model: PeftModel, target: Path, meta: dict[str, Any]) -> str:
     """Write the adapter to a temporary sibling folder and rename it into place, so a crash never
-    leaves a half-written adapter that the backend would load."""
+    leaves a half-written adapter that the backend would load. Returns the folder's checksum
+    (`tree_sha256`), taken before the rename, for the registry."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=target.parent))
     try:
         peft_model.save_pretrained(staging)
         (staging / "chatrec.json").write_text(json.dumps(meta, indent=2, default=str))
+        checksum = tree_sha256(staging)
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return checksum
+
+
+def verify_adapter(model_id: str, path: Path, recorded: str | None) -> Path:
+    """`path` after checking its files are the ones registered for `model_id` (ArtifactError names the
+    fix when not). An adapter registered before checksums were recorded is loaded with a warning."""
+    if recorded is None:
+        log.warning("LLM adapter %s (%s) was registered without a checksum: loaded unverified", model_id, path)
+        return path
+    actual = tree_sha256(path)
+    if actual != recorded:
+        raise ArtifactError(
+            f"LLM adapter {model_id}: its folder {path} changed since it was registered (sha256 {actual[:12]}..., "
+            f"registry {recorded[:12]}...); not loading it. Delete the folder to serve the untuned model until "
+            "the next fine-tune (`chatrec run retrain` with llm_finetune on) trains it again"
+        )
+    return path
 
 
 # --- evaluation ------------------------------------------------------------------------------------
@@ -382,6 +401,7 @@ def production_adapter(settings: Settings, con: duckdb.DuckDBPyConnection | None
 
     Without a connection the warehouse file is opened only if it exists; any failure to read it
     (no registry yet, locked by another process) means "no adapter", so serving never breaks on it.
+    An adapter folder whose files changed since it was registered raises ArtifactError (verify_adapter).
     """
     own = con is None
     if own:
@@ -395,7 +415,8 @@ def production_adapter(settings: Settings, con: duckdb.DuckDBPyConnection | None
     assert con is not None
     try:
         rows = con.execute(
-            "SELECT artifact_path FROM models.registry WHERE kind = ? AND status = 'production' AND name = ?"
+            "SELECT model_id, artifact_path, artifact_sha256 FROM models.registry"
+            " WHERE kind = ? AND status = 'production' AND name = ?"
             " AND json_extract_string(params, '$.llm_model') = ? ORDER BY created_at DESC LIMIT 1",
             [KIND, registry_name(settings.llm_model), settings.llm_model],
         ).fetchall()
@@ -406,11 +427,12 @@ def production_adapter(settings: Settings, con: duckdb.DuckDBPyConnection | None
             con.close()
     if not rows:
         return None
-    path = Path(rows[0][0])
+    model_id, folder, recorded = rows[0]
+    path = Path(folder)
     if not (path / "adapter_config.json").is_file():
         log.warning("production LLM adapter %s is missing on disk: using the untuned model", path)
         return None
-    return path
+    return verify_adapter(model_id, path, recorded)
 
 
 def finetune_params(settings: Settings) -> dict[str, Any]:
@@ -443,12 +465,13 @@ def finetune_llm_ranker(
     name = registry_name(settings.llm_model)
     digest = fingerprint(f"{KIND}:{name}", params, interactions)
     existing = con.execute(
-        "SELECT model_id, status, artifact_path, metrics, status_reason FROM models.registry"
+        "SELECT model_id, status, artifact_path, metrics, status_reason, artifact_sha256 FROM models.registry"
         " WHERE fingerprint = ? AND status <> 'failed'",
         [digest],
     ).fetchall()
     if existing and (Path(existing[0][2]) / "adapter_config.json").is_file():
-        model_id, status, path, metrics, reason = existing[0]
+        model_id, status, path, metrics, reason, recorded = existing[0]
+        verify_adapter(model_id, Path(path), recorded)
         console.log(f"reusing {model_id}: the LLM ranker was already fine-tuned on these interactions")
         return AdapterVersion(model_id, status, Path(path), json.loads(metrics or "{}"), reason, reused=True)
 
@@ -484,7 +507,7 @@ def finetune_llm_ranker(
             )
             model_id = f"{name}@{version}"
             target = Path(settings.artifacts_dir) / ADAPTER_DIR / f"{name}-v{version}-{uuid.uuid4().hex[:6]}"
-        save_adapter(peft_model, target, {"model_id": model_id, "params": params})
+        checksum = save_adapter(peft_model, target, {"model_id": model_id, "params": params})
     finally:
         detach_lora(backend, peft_model)
     peak_rise_mb = max((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 0.0)
@@ -501,18 +524,18 @@ def finetune_llm_ranker(
     promoted, reason = gate(untuned, tuned, k, settings.promotion_tolerance)
     if version is None:
         con.execute(
-            "UPDATE models.registry SET metrics = ?, train_seconds = ?, device = ? WHERE model_id = ?",
-            [json.dumps(metrics), result.seconds, result.device, model_id],
+            "UPDATE models.registry SET metrics = ?, train_seconds = ?, device = ?, artifact_sha256 = ? WHERE model_id = ?",
+            [json.dumps(metrics), result.seconds, result.device, checksum, model_id],
         )
     else:
         with transaction(con):
             con.execute(
                 "INSERT INTO models.registry (model_id, name, kind, version, params, fingerprint, train_start,"
-                " train_end, metrics, artifact_path, status, device, train_seconds, peak_memory_mb, status_reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'candidate', ?, ?, ?, ?)",
+                " train_end, metrics, artifact_path, artifact_sha256, status, device, train_seconds, peak_memory_mb,"
+                " status_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'candidate', ?, ?, ?, ?)",
                 [
                     model_id, name, KIND, version, json.dumps(params), digest, train["ts"].min(), train["ts"].max(),
-                    json.dumps(metrics), str(target), result.device, result.seconds, peak_rise_mb,
+                    json.dumps(metrics), str(target), checksum, result.device, result.seconds, peak_rise_mb,
                     f"LoRA fine-tuned on {len(examples)} examples from {train.height} interactions",
                 ],
             )  # fmt: skip

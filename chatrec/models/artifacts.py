@@ -42,6 +42,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def tree_sha256(folder: Path) -> str:
+    """One sha256 over a folder's files (a LoRA adapter's config, weights and notes): each file's path
+    relative to `folder` and its own sha256, in path order, so a changed, added, removed or renamed
+    file changes it."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{sha256_of(path)}\n".encode())
+    return digest.hexdigest()
+
+
 class _Encoder:
     """Turns attribute values into JSON plus named arrays; anything else is an error naming the attribute."""
 

@@ -27,6 +27,7 @@ from chatrec.llm.finetune import (
     train_adapter,
 )
 from chatrec.llm.prompts import PromptBuilder
+from chatrec.models.artifacts import tree_sha256
 from chatrec.models.training import set_status
 from chatrec.settings import Settings
 from tests.conftest import TEST_CACHE
@@ -109,10 +110,12 @@ def test_finetune_registers_reuses_and_loads_the_adapter(
     config = json.loads((version.path / "adapter_config.json").read_text())
     assert config["r"] == 8 and set(config["target_modules"]) == {"q_proj", "v_proj"}
     rows = ml100k_warehouse.execute(
-        "SELECT model_id, kind, status, status_reason, metrics, params, train_end FROM models.registry WHERE kind = 'llm_ranker'"
+        "SELECT model_id, kind, status, status_reason, metrics, params, train_end, artifact_sha256"
+        " FROM models.registry WHERE kind = 'llm_ranker'"
     ).fetchall()
     assert len(rows) == 1
-    model_id, _, status, reason, metrics, params, train_end = rows[0]
+    model_id, _, status, reason, metrics, params, train_end, checksum = rows[0]
+    assert checksum == tree_sha256(version.path)  # verified before the adapter is served
     assert status == version.status and reason == version.reason
     assert reason.startswith("promoted" if status == "production" else "not promoted")
     metrics = json.loads(metrics)
