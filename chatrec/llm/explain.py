@@ -9,15 +9,24 @@ from the same evidence, and the row records the fallback and why.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
-from chatrec.explain.claims import mask_spans, number_claim_failure
-from chatrec.explain.evidence import Evidence, template_explanation
-from chatrec.llm.backends.base import LLMBackend
+from chatrec.explain.claims import (
+    _NUMBER,
+    _VAGUE_COUNTS,
+    _VAGUE_MINIMUM,
+    RATING_SCALE_MAX,
+    mask_spans,
+    number_claim_failure,
+    read_number_words,
+)
+from chatrec.explain.evidence import Evidence, people, template_explanation
+from chatrec.llm.backends.base import LLMBackend, TextConstraint
 from chatrec.llm.prompts import PromptBuilder
 
 _YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
@@ -34,6 +43,12 @@ _KNOWS = re.compile(
 )
 _FORBIDDEN = re.compile(r"https?://|www\.|<[^>]+>|\bignore (all|previous|the above)\b", re.IGNORECASE)
 MAX_CHARS = 300
+_TERMINATORS = re.compile(r"[.!?]")
+_OPEN_WORD = re.compile(r"\w*$")
+_GLUED_DIGIT = re.compile(r"[^\W\d]\d+|\d+[^\W\d]")
+# how a guided explanation may go on after a number of the evidence: the words that give it its role
+SHARE_SUFFIXES = ("%", " percent")
+RATING_SUFFIXES = (f"/{RATING_SCALE_MAX}", f" out of {RATING_SCALE_MAX}", " stars")
 
 
 def title_forms(title: str) -> set[str]:
@@ -45,6 +60,31 @@ def title_forms(title: str) -> set[str]:
     if match:
         forms |= {match["body"], f"{match['article']} {match['body']}"}
     return {f for f in forms if f}
+
+
+def display_title(title: str) -> str:
+    """How an explanation names a title: "Usual Suspects, The (1995)" -> "The Usual Suspects"."""
+    bare = _YEAR_SUFFIX.sub("", title).strip() or title.strip()
+    match = _ARTICLE_SUFFIX.match(bare)
+    return f"{match['article']} {match['body']}" if match else bare
+
+
+def evidence_claims(evidence: Evidence) -> list[str]:
+    """The evidence as claims addressed to the user, titles as prose names them: the phrases a guided
+    explanation is built from (slots) or steered toward (the guided prompt lists them)."""
+    title = display_title(evidence.title)
+    claims = []
+    for history in evidence.similar_history:
+        liked = display_title(history["title"])
+        claims.append(
+            f"you rated {liked} {history['rating']:g}/5" if history["rating"] is not None else f"you liked {liked}"
+        )
+        if history["co_likers"] > 0:
+            claims.append(f"{people(history['co_likers'])} liked both {liked} and {title}")
+    if evidence.shared_genres:
+        genres = ", ".join(g.lower() for g in evidence.shared_genres)
+        claims.append(f"it is {genres}, like {evidence.favourite_genre_share:.0%} of your favourites")
+    return claims
 
 
 def evidence_facts(evidence: Evidence) -> list[str]:
@@ -90,6 +130,7 @@ class ExplanationChecker:
             for form in title_forms(title):
                 if len(form) >= min_form_chars:
                     self.form_to_title.setdefault(form.casefold(), title)
+        self.sorted_forms = sorted(self.form_to_title)  # for "could this still grow into a longer title?"
         forms = sorted(self.form_to_title, key=len, reverse=True)
         self.pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(f) for f in forms) + r")(?!\w)", re.IGNORECASE)
 
@@ -154,6 +195,127 @@ class ExplanationChecker:
         # every other number must be one the evidence holds in the role the sentence gives it
         return number_claim_failure(mask_spans(stripped, self.title_spans(stripped)), evidence)
 
+    def may_grow_into_title(self, text: str, allowed: set[str]) -> bool:
+        """Whether `text` (from where a title match starts to the end of what is written so far) is the
+        start of a longer form of an allowed title: the match seen so far may not be the one that ends
+        up there ("Heat " on the way to "Heat and Dust")."""
+        start = text.casefold()
+        at = bisect.bisect_left(self.sorted_forms, start)
+        while at < len(self.sorted_forms) and self.sorted_forms[at].startswith(start):
+            form = self.sorted_forms[at]
+            if form != start and self.form_to_title[form] in allowed:
+                return True
+            at += 1
+        return False
+
+    def prefix_failure(self, text: str, evidence: Evidence) -> str | None:
+        """None while `text` can still be completed into an explanation that passes `check`, else why not.
+
+        Judged on the words finished so far (a word still being written may grow into another one),
+        with the same title, genre, claim and link rules as `check`. Numbers are stricter than `check`:
+        each must be one the evidence holds and be followed by the words of its role ("42%", "5/5",
+        "131 people liked both Fargo and The Usual Suspects": a count with the pair it counts), so every
+        number is settled as soon as it is written. A prefix that passes may
+        still fail at the end (e.g. stating none of the evidence): `check` has the last word.
+        """
+        stripped = text.lstrip()
+        if len(stripped) > MAX_CHARS:
+            return f"longer than {MAX_CHARS} characters"
+        if len(_TERMINATORS.findall(stripped)) > 3 or "\n" in stripped:
+            return "more than two sentences"
+        open_word = _OPEN_WORD.search(stripped)
+        closed = stripped[: open_word.start()] if open_word else stripped
+        if _FORBIDDEN.search(closed):
+            return "contains a link, markup or an instruction"
+        allowed = {evidence.title} | {h["title"] for h in evidence.similar_history}
+        recommended = {f.casefold() for f in title_forms(evidence.title)}
+        for match in self.pattern.finditer(closed):
+            title = self.form_to_title[match.group(1).casefold()]
+            if self.may_grow_into_title(stripped[match.start() :], allowed):
+                continue
+            if title not in allowed:
+                return f"names titles not in the evidence: {title}"
+            before = closed[max(0, match.start() - 25) : match.start()]
+            if match.group(1).casefold() in recommended and _KNOWS.search(before):
+                return f'claims the user already knows the recommended "{evidence.title}"'
+        if self.genre_pattern is not None:
+            shared = {g.casefold() for g in evidence.shared_genres}
+            unshared = sorted({m.group(1).casefold() for m in self.genre_pattern.finditer(closed)} - shared)
+            if unshared:
+                return f"names genres the evidence does not share: {', '.join(unshared)}"
+        claim_failure = _rating_claims_ok(closed, evidence)
+        if claim_failure:
+            return claim_failure
+        return self._number_prefix_failure(stripped, closed, evidence)
+
+    def _number_prefix_failure(self, text: str, closed: str, evidence: Evidence) -> str | None:
+        co_likers = [int(h["co_likers"]) for h in evidence.similar_history]
+        for vague in _VAGUE_COUNTS.finditer(read_number_words(closed)):
+            if max(co_likers, default=0) < _VAGUE_MINIMUM[vague["word"].casefold()]:
+                return f"claims {vague['word'].lower()} of people"
+        roles: dict[str, tuple[str, ...]] = {}
+        title = display_title(evidence.title).casefold()
+        for history in evidence.similar_history:
+            # a count is said with the pair it counts, so it can never be paired with the wrong movie
+            count, liked = history["co_likers"], display_title(history["title"]).casefold()
+            noun = "person" if count == 1 else "people"
+            pairs = (f" {noun} liked both {liked} and {title}", f" {noun} who liked {liked} also liked {title}")
+            roles[str(count)] = roles.get(str(count), ()) + pairs
+        for history in evidence.similar_history:
+            if history["rating"] is not None:
+                key = f"{float(history['rating']):g}"
+                roles[key] = roles.get(key, ()) + RATING_SUFFIXES
+        if evidence.shared_genres:
+            key = str(round(evidence.favourite_genre_share * 100))
+            roles[key] = roles.get(key, ()) + SHARE_SUFFIXES
+        # numbers inside a title (named, or being written out: "12 Angry Men (1957)") are the title's
+        spans = self.title_spans(text)
+        pending = self._pending_title(text, evidence)
+        if pending is not None:
+            spans = [span for span in spans if span[1] <= pending] + [(pending, len(text))]
+        words = mask_spans(closed, self.title_spans(closed))
+        if read_number_words(words) != words:  # "five", "sixty-one", "half of": said in digits or not at all
+            return "states a number in words"
+        masked = mask_spans(text, spans)
+        glued = _GLUED_DIGIT.search(masked)
+        if glued:  # "Liar Liar10", "5th": no claim role the check could read, so never one we write
+            return f"states numbers not in the evidence: {glued.group()}"
+        settled_to = 0
+        for match in _NUMBER.finditer(text):
+            if match.start() < settled_to or any(start <= match.start() < end for start, end in spans):
+                continue  # the "5" of a rating's "out of 5"; a title's own digits
+            token = match.group().replace(",", "")
+            if match.end() == len(text):  # may still grow
+                if not any(value.startswith(token) for value in roles):
+                    return f"states numbers not in the evidence: {token}"
+                continue
+            value = f"{float(token):g}"
+            if value not in roles:
+                return f"states numbers not in the evidence: {token}"
+            rest = text[match.end() :].casefold()
+            role = next((suffix for suffix in roles[value] if rest.startswith(suffix)), None)
+            if role is not None:
+                settled_to = match.end() + len(role)
+            elif not any(suffix.startswith(rest) for suffix in roles[value]):
+                return f"states {token} without the words of its role in the evidence"
+        return None
+
+    def _pending_title(self, text: str, evidence: Evidence) -> int | None:
+        """Where an evidence title that is still being written starts, if the text ends inside one."""
+        names = set()
+        for title in {evidence.title} | {h["title"] for h in evidence.similar_history}:
+            year = _YEAR_SUFFIX.search(title)
+            for form in title_forms(title):
+                names |= {form.casefold(), f"{form} {year.group().strip()}".casefold() if year else ""}
+        lowered = text.casefold()
+        for start in range(max(0, len(text) - max(map(len, names), default=0)), len(text)):
+            if start and text[start - 1].isalnum():
+                continue
+            tail = lowered[start:]
+            if any(name.startswith(tail) and name != tail for name in names if name):
+                return start
+        return None
+
     def title_spans(self, text: str) -> list[tuple[int, int]]:
         """Where catalogue titles are named, with a "(year)" right after one when it is that title's year:
         numbers inside them ("12 Angry Men (1957)") belong to the title, not to a claim."""
@@ -187,6 +349,93 @@ def _rating_claims_ok(text: str, evidence: Evidence) -> str | None:
                     f'claims a rating of {claim["rating"]} for "{claim["title"]}"; the user gave {history["rating"]:g}'
                 )
     return None
+
+
+class ExplanationConstraint(TextConstraint):
+    """Guided decoding of one explanation: it starts "You might like <title> because", may only go on
+    in ways the checker can still pass (`ExplanationChecker.prefix_failure`), and may only end a
+    sentence, or the answer, where the unchanged `ExplanationChecker.check` passes."""
+
+    def __init__(self, checker: ExplanationChecker, evidence: Evidence, start: str | None = None) -> None:
+        self.checker = checker
+        self.evidence = evidence
+        self.start = start if start is not None else f"You might like {display_title(evidence.title)} because"
+        self.recommended = {evidence.title}
+
+    def allows(self, text: str) -> bool:
+        if self.checker.prefix_failure(text, self.evidence) is not None:
+            return False
+        # the start names the recommended movie; naming it again is how a small model loops or says nothing
+        rest = text[len(self.start) :] if text.startswith(self.start) else text
+        if self.recommended & {
+            self.checker.form_to_title.get(m.group(1).casefold()) for m in self.checker.pattern.finditer(rest)
+        }:
+            return False
+        # a sentence may only end where the explanation already passes (so it states some evidence)
+        return not _TERMINATORS.search(text[-2:]) or self.complete(text)
+
+    def complete(self, text: str) -> bool:
+        return self.checker.check(text, self.evidence) is None
+
+
+# the words a slot-filled explanation may put between its claims (the LLM picks which and where)
+CONNECTORS = (
+    "and", "also", "and also", "plus", "since", "as", "while", "so", "too", "both", "what is more", "moreover",
+    "in addition", "on top of that", "not to mention", "given that", "especially as", "as well as", "besides",
+    "because", "which", "and that", "furthermore", "indeed",
+)  # fmt: skip
+_SEPARATORS = " ,;"
+
+
+class SlotConstraint(ExplanationConstraint):
+    """Slot-filling: after the start, the explanation is the evidence's claims (`evidence_claims`, each
+    at most once, word for word) joined by connecting words from `CONNECTORS`; the LLM chooses which
+    claims, their order and the words between them. Every title, genre and number therefore comes
+    from the evidence in the role it has there; the unchanged check still has the last word."""
+
+    def __init__(self, checker: ExplanationChecker, evidence: Evidence) -> None:
+        super().__init__(checker, evidence)
+        self.claims = [c.casefold() for c in evidence_claims(evidence)]
+        self.connectors = [c.casefold() for c in CONNECTORS]
+
+    def _parses(self, rest: str, used: frozenset[int], *, final: bool) -> bool:
+        position = 0
+        while position < len(rest) and rest[position] in _SEPARATORS:
+            position += 1
+        rest = rest[position:]
+        if not rest:
+            return not final or bool(used)
+        if final and rest in (".", "!"):
+            return bool(used)
+        for n, claim in enumerate(self.claims):
+            if n in used:
+                continue
+            if rest.startswith(claim) and self._parses(rest[len(claim) :], used | {n}, final=final):
+                return True
+            if not final and claim.startswith(rest):
+                return True  # a claim being written
+        for word in self.connectors:
+            after = rest[len(word) :]
+            ends = not after or not after[0].isalnum()
+            if rest.startswith(word) and ends and self._parses(after, used, final=final):
+                return True
+            if not final and word.startswith(rest):
+                return True  # a connector being written
+        return False
+
+    def _rest(self, text: str) -> str | None:
+        return text[len(self.start) :].casefold() if text.startswith(self.start) else None
+
+    def allows(self, text: str) -> bool:
+        rest = self._rest(text)
+        if rest is None:
+            return self.start.startswith(text)
+        final = bool(_TERMINATORS.search(rest[-1:]))
+        return self._parses(rest, frozenset(), final=final) and super().allows(text)
+
+    def complete(self, text: str) -> bool:
+        rest = self._rest(text)
+        return rest is not None and self._parses(rest, frozenset(), final=True) and super().complete(text)
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,18 @@
 A backend turns chat-formatted prompts into (a) free text, (b) a ranking constrained to given labels
 (the listwise re-ranker: no parse failures, no invented or duplicate items by construction where the
 backend can constrain decoding), (c) log-probabilities of given one-token options (the verbalizer
-scorers: "Yes"/"No", candidate letters, rating digits), and (d) embeddings. Everything is batched:
-callers pass lists, backends decide how many go to the model at once.
+scorers: "Yes"/"No", candidate letters, rating digits), (d) embeddings, and (e) guided text: free
+text kept, token by token, to what a `TextConstraint` allows (explanations whose titles, genres and
+numbers can only be the evidence's). Everything is batched: callers pass lists, backends decide how
+many go to the model at once.
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,6 +39,31 @@ class Ranking:
     duplicates: int
     prompt_tokens: int
     raw: str
+
+
+class TextConstraint(ABC):
+    """What a guided generation may say, judged on text (so one constraint serves every tokenizer).
+
+    `start` is the text the answer is made to begin with (fed to the model after the prompt and part
+    of the answer); `allows(text)` says whether an answer beginning with `text` can still end up
+    acceptable; `complete(text)` whether `text` is an acceptable whole answer (only then may it end).
+    """
+
+    start: str = ""
+
+    @abstractmethod
+    def allows(self, text: str) -> bool:
+        """False once `text` can no longer be completed into an acceptable answer."""
+
+    @abstractmethod
+    def complete(self, text: str) -> bool:
+        """True when `text` is an acceptable whole answer."""
+
+
+def longest_complete_prefix(texts: Sequence[str], constraint: TextConstraint) -> str:
+    """The longest of `texts` (successive prefixes of one answer) the constraint accepts as a whole
+    answer; "" when none is."""
+    return next((text for text in reversed(texts) if constraint.complete(text)), "")
 
 
 class LLMError(RuntimeError):
@@ -68,6 +96,33 @@ class LLMBackend(ABC):
         flat = [chat for group in groups for chat in group]
         scores = iter(self.option_logprobs(flat, [options] * len(flat)))
         return [[next(scores) for _ in group] for group in groups]
+
+    def generate_guided(
+        self, chats: Sequence[Chat], constraints: Sequence[TextConstraint], *, max_new_tokens: int = 64
+    ) -> list[Generation]:
+        """Greedy continuation of each chat after its constraint's `start`, every token the most likely
+        one whose text the constraint `allows`, ending only where the text is `complete`.
+
+        Returned text: the start plus the continuation, cut back to its longest complete prefix when
+        decoding stopped elsewhere (dead end, token limit); "" when no prefix is complete. So the text
+        is always one the constraint accepts, or empty. Backends that can steer decoding token by token
+        (transformers: a logits processor) override this. This default, for those that cannot, generates
+        freely (the start stated in the request) and applies the same cut-back to the free text, so the
+        contract holds on every backend, only with fewer answers that get through.
+        """
+        requests = []
+        for chat, constraint in zip(chats, constraints, strict=True):
+            if constraint.start:
+                chat = [*chat[:-1], {**chat[-1], "content": f'{chat[-1]["content"]}\nBegin with: "{constraint.start}"'}]
+            requests.append(chat)
+        results = []
+        for generation, constraint in zip(
+            self.generate(requests, max_new_tokens=max_new_tokens), constraints, strict=True
+        ):
+            words = re.findall(r"\S+\s*", generation.text)
+            prefixes = ["".join(words[:n]) for n in range(len(words) + 1)]
+            results.append(replace(generation, text=longest_complete_prefix(prefixes, constraint).strip()))
+        return results
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray:

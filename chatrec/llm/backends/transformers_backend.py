@@ -17,7 +17,16 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 
-from chatrec.llm.backends.base import Chat, Generation, LLMBackend, LLMError, Ranking, normalise_logprobs
+from chatrec.llm.backends.base import (
+    Chat,
+    Generation,
+    LLMBackend,
+    LLMError,
+    Ranking,
+    TextConstraint,
+    longest_complete_prefix,
+    normalise_logprobs,
+)
 from chatrec.llm.weights import ensure_loadable, resolve_llm_model
 
 log = logging.getLogger(__name__)
@@ -46,6 +55,58 @@ class LabelGrammar(LogitsProcessor):
             else:
                 allowed = [t for t, label in tokens.items() if label not in used]
                 mask[row, allowed] = 0.0
+        return scores + mask
+
+
+class GuidedText(LogitsProcessor):
+    """Greedy decoding kept to what each row's `TextConstraint` allows: of the `search_width` most
+    likely next tokens, the first whose text the constraint allows wins (end-of-sequence only where
+    the text is complete); everything else is masked. Nothing in the top `search_width` allowed: the
+    row ends there (a dead end; the caller cuts back to the longest complete prefix)."""
+
+    def __init__(
+        self,
+        tokenizer: object,
+        prompt_length: int,
+        constraints: Sequence[TextConstraint],
+        eos_ids: set[int],
+        pad_id: int,
+        search_width: int = 256,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.constraints = constraints
+        self.eos_ids = eos_ids
+        self.eos_id = min(eos_ids)
+        self.pad_id = pad_id
+        self.search_width = search_width
+        self.dead_ends = [False] * len(constraints)
+
+    def _text(self, constraint: TextConstraint, tokens: list[int]) -> str:
+        return constraint.start + self.tokenizer.decode(tokens, skip_special_tokens=True)  # type: ignore[attr-defined]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        chosen = []
+        for row, constraint in enumerate(self.constraints):
+            generated = input_ids[row, self.prompt_length :].tolist()
+            if generated and generated[-1] in self.eos_ids | {self.pad_id}:
+                chosen.append(self.eos_id)  # finished rows pad with end-of-sequence
+                continue
+            pick = None
+            for token in torch.topk(scores[row], min(self.search_width, scores.shape[-1])).indices.tolist():
+                if token in self.eos_ids:
+                    if constraint.complete(self._text(constraint, generated)):
+                        pick = token
+                        break
+                elif constraint.allows(self._text(constraint, [*generated, token])):
+                    pick = token
+                    break
+            if pick is None:
+                self.dead_ends[row] = True
+                pick = self.eos_id
+            chosen.append(pick)
+        mask = torch.full_like(scores, float("-inf"))
+        mask[torch.arange(len(chosen)), torch.tensor(chosen)] = 0.0
         return scores + mask
 
 
@@ -140,6 +201,48 @@ class TransformersBackend(LLMBackend):
                     )
                 )
         return results
+
+    @torch.inference_mode()
+    def generate_guided(
+        self, chats: Sequence[Chat], constraints: Sequence[TextConstraint], *, max_new_tokens: int = 64
+    ) -> list[Generation]:
+        """Constrained inside decoding (`GuidedText`): every token is the most likely one the constraint
+        allows; a dead end or the token limit is cut back to the longest complete prefix ("" if none)."""
+        results: list[Generation] = []
+        eos_ids = set(self._eos_ids())
+        for batch in self._batches(len(chats)):
+            rows = [constraints[i] for i in batch]
+            inputs = self._encode([self.render(chats[i]) + constraints[i].start for i in batch])
+            width = inputs["input_ids"].shape[1]
+            guide = GuidedText(self.tokenizer, width, rows, eos_ids, self.tokenizer.pad_token_id)
+            output = self.model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                logits_processor=LogitsProcessorList([guide]),
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+            for row, constraint in enumerate(rows):
+                new = [t for t in output[row, width:].tolist() if t not in eos_ids and t != self.tokenizer.pad_token_id]
+                # complete unless decoding hit a dead end or the token limit: then cut back
+                prefixes = [
+                    constraint.start + self.tokenizer.decode(new[:n], skip_special_tokens=True)
+                    for n in range(len(new) + 1)
+                ]
+                text = longest_complete_prefix(prefixes, constraint)
+                results.append(
+                    Generation(
+                        text=text.strip(),
+                        prompt_tokens=int(inputs["attention_mask"][row].sum()),
+                        completion_tokens=len(new),
+                    )
+                )
+        return results
+
+    def _eos_ids(self) -> list[int]:
+        configured = self.model.generation_config.eos_token_id
+        ids = configured if isinstance(configured, list) else [configured]
+        return [i for i in [*ids, self.tokenizer.eos_token_id] if i is not None]
 
     @torch.inference_mode()
     def rank(self, chats: Sequence[Chat], labels: Sequence[Sequence[str]], k: int) -> list[Ranking]:
