@@ -138,6 +138,25 @@ class Settings(BaseSettings):
         "of fits under the old argmax rule",
     )
     llm_finetune: bool = Field(False, description="nightly retrain also LoRA-fine-tunes the LLM ranker")
+    chat_understanding: Literal["hybrid", "llm", "rules"] = Field(
+        "hybrid",
+        description="who reads a chat turn when an LLM is loaded: hybrid = the rules when they recognise the turn, "
+        "else the LLM (constrained choice of intent and item); llm = the LLM first, the rules when its answer fails "
+        "validation; rules = never the LLM. Measured side by side by `python -m bench.chat` (docs/benchmarks.md)",
+    )
+    chat_dislike_similar_min: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="a chat dislike also excludes, for that user, the items whose item-item cosine similarity to "
+        "the disliked one is at least this (recs.exclusions reason 'similar'); 1 = only the disliked item",
+    )
+    chat_write_wait_s: float = Field(
+        2.0,
+        ge=0,
+        description="how long a chat turn waits for the warehouse lock to store feedback; when the pipeline holds "
+        "it longer the feedback is kept in a pending file beside the warehouse and stored by the next writer",
+    )
     llm_finetune_steps: int = Field(
         200,
         ge=1,

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from chatrec.chat.feedback import apply_pending
 from chatrec.data.descriptions import ingest_descriptions
 from chatrec.data.ingest import ingest_movielens, ingest_movielens_latest, ingest_table
 from chatrec.data.source_registry import nightly_source
@@ -40,6 +41,7 @@ def ingest_source(source: str | None = None, path: str | None = None, mapping: s
             summary = ingest_table(con, Path(path), mapping)
         else:
             raise ValueError(f"unknown source {source!r}: use movielens, movielens-latest or csv")
+        apply_pending(con, settings)  # chat feedback given while the pipeline held the warehouse
     return {**asdict(summary), "chosen_because": chosen.why}
 
 

@@ -358,3 +358,12 @@ COMMENT ON COLUMN core.tags.item_id IS 'The tagged item';
 COMMENT ON COLUMN core.tags.tag IS 'The tag text, trimmed';
 COMMENT ON COLUMN core.tags.ts IS 'When it was tagged (UTC)';
 COMMENT ON COLUMN core.tags.load_id IS 'Id of the ingest (raw.loads.load_id) that brought this row';
+
+-- recs.exclusions (migration 0215)
+COMMENT ON TABLE recs.exclusions IS 'Items a user said no to in a chat (dislike, already seen) and items very similar to a disliked one: the batch run never recommends them to that user, from the next run on, without waiting for a retrain. Written by the chat in short transactions (or from its pending files when the pipeline held the lock).';
+COMMENT ON COLUMN recs.exclusions.user_id IS 'The user the item is excluded for';
+COMMENT ON COLUMN recs.exclusions.item_id IS 'The excluded item';
+COMMENT ON COLUMN recs.exclusions.reason IS 'dislike | seen | similar (very similar to an item the user disliked)';
+COMMENT ON COLUMN recs.exclusions.because_of IS 'The item the user named: the item itself for dislike/seen, the disliked item for similar';
+COMMENT ON COLUMN recs.exclusions.weight IS '1 for the named item; for similar, the item-item cosine similarity to the disliked item (at least settings.chat_dislike_similar_min)';
+COMMENT ON COLUMN recs.exclusions.created_at IS 'When the user said it (UTC)';

@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from chatrec.chat.feedback import apply_pending, exclusions_of, merge_exclusions
 from chatrec.data.frames import feedback_events, interactions_frame, items_frame, tagged_items
 from chatrec.explain.evidence import EvidenceIndex, template_explanation
 from chatrec.llm.backends.base import LLMBackend
@@ -138,8 +139,13 @@ def recommend_batch(
     # whole run visible
     parts = Path(tempfile.mkdtemp(prefix=f".{run_id}-parts-", dir=settings.warehouse_path.parent))
     try:
-        # a tagged item is one the user knows, though the models never trained on the tag event
-        tagged = tagged_items(con, users) if settings.tagged_items_seen else None
+        # a tagged item is one the user knows, though the models never trained on the tag event; an item
+        # the user disliked or had seen, said in a chat (recs.exclusions), is out from this run on,
+        # before any retrain learns from that feedback (chat feedback still pending is stored first)
+        apply_pending(con, settings)
+        tagged = merge_exclusions(
+            tagged_items(con, users) if settings.tagged_items_seen else None, exclusions_of(con, users)
+        )
         interactions, items = interactions_frame(con), items_frame(con)
         index = EvidenceIndex(interactions, items)
         chosen = llm_users(con, users, settings.llm_users_per_run) if use_llm else []

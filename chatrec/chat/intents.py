@@ -26,7 +26,10 @@ GENRE_WORDS = {
 LIGHT_GENRES = {"Comedy", "Children's", "Animation", "Musical", "Romance"}
 DARK_GENRES = {"Horror", "Thriller", "Crime", "War", "Film-Noir"}
 
-_NEGATION = r"(?:no|not|without|avoid|skip|nothing|none of|hate|less)\s+(?:more\s+|any\s+|the\s+)?"
+_NEGATION = (
+    r"(?:no|not|without|avoid|skip|nothing|none of|hate|less|don'?t like|do not like|dislike|can'?t stand)"
+    r"\s+(?:more\s+|any\s+|the\s+)?"
+)
 _GENRE_ALTERNATION = "|".join(sorted((re.escape(w) for w in GENRE_WORDS), key=len, reverse=True))
 _EXCLUDE = re.compile(rf"\b{_NEGATION}({_GENRE_ALTERNATION})\b", re.IGNORECASE)
 _GENRE = re.compile(rf"\b({_GENRE_ALTERNATION})\b", re.IGNORECASE)
@@ -39,7 +42,8 @@ _LIGHTER = re.compile(
 )
 _DARKER = re.compile(r"\b(darker|grittier|more (serious|intense)|intense|disturbing)\b", re.IGNORECASE)
 _SEED = re.compile(
-    r"\b(?:more |something |anything )?(?:like|similar to|in the vein of)\s+(?P<title>[^,.!?;]+?)(?=\s+but\b|[,.!?;]|$)",
+    r"(?:\b(?:more|something|anything|others?|movies?|films?|stuff|ones?)\s+(?:just\s+)?like|\bsimilar to"
+    r"|\bin the vein of|\balong the lines of)\s+(?P<title>[^,.!?;]+?)(?=\s+but\b|[,.!?;]|$)",
     re.IGNORECASE,
 )
 _LIKE = re.compile(r"\b(liked|loved|enjoyed|great pick|good one|like that one|love it|like it)\b", re.IGNORECASE)

@@ -17,7 +17,7 @@ ECHO_LIMIT = 200  # a pasted 100 KB message is echoed once, cut to this many cha
 
 def chat(
     user: str | None = typer.Option(None, "--user", help="user id; omit to chat as a new user (text requests)"),
-    llm: bool = typer.Option(True, "--llm/--no-llm", help="re-rank the shortlist with the LLM (settings.llm_*)"),
+    llm: bool = typer.Option(True, "--llm/--no-llm", help="use the LLM (settings.llm_*): reading turns, phrasing answers, re-ranking"),
     message: list[str] = typer.Option(None, "--message", "-m", help="send these turns and exit (non-interactive)"),
     store_feedback: bool = typer.Option(True, "--store-feedback/--no-store-feedback",
                                         help="write likes/dislikes to the warehouse for the next nightly run"),
@@ -25,22 +25,30 @@ def chat(
     """Chat for recommendations: "something lighter", "from the 90s", "no horror", "more like Fargo",
     "liked it", "not for me", free text like "a heist with a twist". Type quit to leave."""
     from chatrec.chat import ChatSession
-    from chatrec.warehouse import connect
+    from chatrec.chat.feedback import WarehouseSink
+    from chatrec.warehouse import read_only_connection
 
     settings = Settings()
     console = Console()
     backend = None
-    if llm and settings.llm_backend != "none" and settings.llm_rerank_mode != "off":
+    if llm and settings.llm_backend != "none":
         from chatrec.llm import make_backend
 
         with console.status("loading the language model…"):
             backend = make_backend(settings)
-    con = connect(settings)
+    # the chat reads the warehouse once, read-only (its snapshot while the pipeline writes), and
+    # closes it: a chat left open never holds a lock the nightly needs; feedback is written in short
+    # transactions under the warehouse lock, or kept pending for the pipeline's next step
+    con = read_only_connection(settings)
     try:
-        session = ChatSession(con, settings, user, backend=backend, store_feedback=store_feedback)
+        session = ChatSession(
+            con, settings, user, backend=backend, store_feedback=store_feedback, sink=WarehouseSink(settings)
+        )
     except LookupError as exc:
         console.print(f"[red]{safe_markup(exc)}[/red]")
         raise typer.Exit(2) from exc
+    finally:
+        con.close()
     turns = iter(message) if message else None
     console.print(f"chatting as {'user ' + user if user else 'a new user'}; type quit to leave")
     while True:
@@ -64,10 +72,14 @@ def chat(
             console.print(
                 "[dim]understood: " + "; ".join(safe_markup(u, limit=ECHO_LIMIT) for u in reply.understood) + "[/dim]"
             )
+        if reply.answer:
+            console.print(safe_markup(reply.answer, limit=2000))
         for note in reply.notes:
             console.print(f"[yellow]{safe_markup(note, limit=ECHO_LIMIT)}[/yellow]")
         if reply.feedback_stored:
             console.print(f"[green]saved {reply.feedback_stored} feedback row(s) for the next nightly run[/green]")
+        if not reply.list_changed:
+            continue
         table = Table(show_header=True, header_style="bold")
         for column in ("#", "movie", "genres", "why"):
             table.add_column(column)
@@ -77,4 +89,3 @@ def chat(
         console.print(
             table if reply.recommendations else "[yellow]nothing matches all of that; try 'start over'[/yellow]"
         )
-    con.close()
