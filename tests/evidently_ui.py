@@ -4,9 +4,6 @@ the panels of each project and, per panel, the series the UI's own API returns f
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,37 +12,7 @@ from typing import Any
 import httpx
 
 from chatrec.cli.dashboards_cmd import evidently_command
-from tests.processes import stop_server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def running_server(command: list[str], env: dict[str, str], probe: str) -> Iterator[subprocess.Popen[str]]:
-    """Start `command`, wait (90 s at most) until `probe` answers, yield the process; stop it, and every
-    process it started, afterwards."""
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                httpx.get(probe, timeout=5).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if server.poll() is not None:
-                    raise RuntimeError(
-                        f"{command[:2]} exited: {server.stdout.read() if server.stdout else ''}"
-                    ) from None
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{command[:2]} did not answer within 90 s") from None
-                time.sleep(1)
-        yield server
-    finally:
-        stop_server(server)  # asserts the server and every process it started are gone
+from tests.servers import free_port, running_server
 
 
 @contextmanager
@@ -54,7 +21,8 @@ def evidently_ui(workspace: Path) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DO_NOT_TRACK": "1"}
-    with running_server(evidently_command(workspace, port), env, f"{base}/api/projects"):
+    log = workspace.parent / f"evidently-ui-{port}.log"
+    with running_server(evidently_command(workspace, port), env, f"{base}/api/projects", log=log):
         yield base
 
 

@@ -7,7 +7,6 @@ warehouse, and the cron schedules really produce scheduled runs (SQLAlchemy 2.1 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,11 @@ import duckdb
 import httpx
 import pytest
 
-from tests.processes import stop_server
+from tests.servers import free_port, running_server
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -43,24 +36,11 @@ def server(tmp_path: Path) -> Iterator[dict[str, str]]:
         "CHATREC_WAREHOUSE_PATH": str(tmp_path / "wh.duckdb"),
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
-    process = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail("Prefect server did not become healthy in 120 s")
+    command = [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    probe = f"http://127.0.0.1:{port}/api/health"
+    # stop_server on leaving asserts the server's own children (its API workers) went with it
+    with running_server(command, env, probe, log=tmp_path / "prefect-server.log", timeout_s=120):
         yield env
-    finally:
-        stop_server(process)  # asserts the server's own children (its API workers) went with it
 
 
 def prefect(env: dict[str, str], *args: str, timeout: int = 240) -> subprocess.CompletedProcess[str]:

@@ -4,8 +4,6 @@ packaged SmolLM2 on 127.0.0.1, plus its retry and error behaviour against endpoi
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,41 +16,19 @@ import pytest
 from chatrec.llm.backends.base import LLMError
 from chatrec.llm.backends.openai_backend import OpenAIBackend
 from tests.conftest import TEST_CACHE
-from tests.processes import stop_server
+from tests.servers import free_port, running_server
 
 LABELS = list("ABCDEF")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def endpoint(smollm2) -> Iterator[str]:  # smollm2: the conversion is cached before the server starts
     port = free_port()
     env = {**os.environ, "CHATREC_CACHE_DIR": str(TEST_CACHE), "CHATREC_TORCH_THREADS": "1"}
-    log = Path(TEST_CACHE) / f"llm-server-{port}.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "chatrec", "llm", "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(120):
-            if server.poll() is not None:
-                pytest.fail(f"llm server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("llm server did not become healthy in 60 s")
+    command = [sys.executable, "-m", "chatrec", "llm", "serve", "--port", str(port)]
+    with running_server(command, env, f"{url}/models", log=Path(TEST_CACHE) / f"llm-server-{port}.log", timeout_s=120):
         yield url
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from chatrec.analysis.notebooks import NOTEBOOKS, export_html, marimo_env, open_command
 from chatrec.settings import Settings
 from tests.browser import CHROMIUM, DOCS, offline_problems, open_page, serving, tall_screenshot
-from tests.evidently_ui import free_port, running_server
+from tests.servers import free_port, running_server
 
 pytestmark = [
     pytest.mark.slow,

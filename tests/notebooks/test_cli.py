@@ -38,7 +38,7 @@ def test_dashboards_index_serves_the_reports_folder_on_loopback(tmp_path: Path) 
 
     import httpx
 
-    from tests.evidently_ui import free_port, running_server
+    from tests.servers import free_port, running_server
 
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "index.html").write_text("<title>chatrec monitoring</title>")

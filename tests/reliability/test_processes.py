@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -24,6 +22,7 @@ from chatrec.settings import Settings
 from tests.conftest import TEST_CACHE
 from tests.processes import REPO, stop_server
 from tests.reliability.conftest import Served, table_counts
+from tests.servers import free_port, start_server
 
 # a command-line process that started a child, like `chatrec run` starting Prefect's temporary API
 # server and Dask workers: it must take the child with it when it is terminated
@@ -52,12 +51,6 @@ def test_a_terminated_command_stops_its_children(signum: signal.Signals) -> None
     assert alive == []
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_dashboards_serve_stops_with_its_command(tmp_path: Path, signum: signal.Signals) -> None:
@@ -65,18 +58,8 @@ def test_dashboards_serve_stops_with_its_command(tmp_path: Path, signum: signal.
     workspace.mkdir()
     port = free_port()
     env = {**os.environ, "CHATREC_EVIDENTLY_WORKSPACE": str(workspace)}
-    server = subprocess.Popen([sys.executable, "-m", "chatrec", "dashboards", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/projects", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            assert server.poll() is None, "the Evidently UI exited before answering"
-            time.sleep(1)
-    else:
-        pytest.fail("the Evidently UI did not answer within 90 s")
+    server = start_server([sys.executable, "-m", "chatrec", "dashboards", "serve", "--port", str(port)], env,
+                          f"http://127.0.0.1:{port}/api/projects", log=tmp_path / "dashboards-serve.log")  # fmt: skip
     tree = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
     server.send_signal(signum)
     server.wait(timeout=30)
@@ -94,19 +77,10 @@ def test_an_llm_server_killed_mid_request_fails_the_run_by_name_and_keeps_the_la
 
     port = free_port()
     env = {**os.environ, "CHATREC_CACHE_DIR": str(TEST_CACHE), "CHATREC_TORCH_THREADS": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "chatrec", "llm", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1"
+    server = start_server([sys.executable, "-m", "chatrec", "llm", "serve", "--port", str(port)], env,
+                          f"{url}/models", log=settings.cache_dir / "llm-server.log", timeout_s=120)  # fmt: skip
     try:
-        for _ in range(240):
-            assert server.poll() is None, "the LLM server exited while starting"
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the LLM server did not answer within 120 s")
         backend = OpenAIBackend(url, "SmolLM2-135M-Instruct", timeout_s=120, max_retries=1, concurrency=1)
         real_post = backend._post
 
