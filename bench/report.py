@@ -1,6 +1,6 @@
 """Render the result JSONs of bench/results/ as the markdown tables pasted into docs/benchmarks.md.
 
-python -m bench.report quality_chatrec quality_full quality_msr quality_temporal quality_rating reference_bivae llm
+python -m bench.report quality_chatrec quality_full quality_msr quality_temporal quality_rating reference_bivae llm uncertainty
 python -m bench.report --before GIT_REV quality_chatrec   # before/after table against the result file at GIT_REV
 """
 
@@ -156,11 +156,34 @@ def before_after(name: str, before_rev: str, *, before_name: str | None = None) 
     return "\n".join(lines)
 
 
+def uncertainty_tables() -> str:
+    """Per-user spread of NDCG and paired model differences (python -m bench.uncertainty)."""
+    result = json.loads((RESULTS / "uncertainty.json").read_text())
+    out = []
+    for protocol, part in result["protocols"].items():
+        metric = part["metric"]
+        lines = [f"**{protocol}** ({metric}, {part['users']} users; settings of the bench.quality run of "
+                 f"{part['quality_run']})", "", f"| model | {metric} | sd over users | standard error |",
+                 "|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {m} | {s['mean']:.4f} | {s['sd']:.4f} | {s['se']:.4f} |" for m, s in part["models"].items()]
+        lines += ["", "| paired difference | mean | standard error | 95% interval | users better / worse |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"| {p['a']} − {p['b']} | {p['mean']:+.4f} | {p['se']:.4f} | {p['ci_low']:+.4f}..{p['ci_high']:+.4f} "
+            f"| {p['users_a_better']} / {p['users_b_better']} |"
+            for p in part["pairs"]
+        ]
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--before"]:
         for name in sys.argv[3:]:
             print(f"### {name}: before ({sys.argv[2]}) → after\n\n{before_after(name, sys.argv[2])}\n")
         sys.exit(0)
     for name in sys.argv[1:] or ["quality_chatrec", "quality_full", "quality_rating"]:
-        render = {"llm": llm_tables, "reference_bivae": reference_table}.get(name, lambda name=name: table(name))
+        render = {"llm": llm_tables, "reference_bivae": reference_table, "uncertainty": uncertainty_tables}.get(
+            name, lambda name=name: table(name)
+        )
         print(f"### {name}\n\n{render()}\n")
