@@ -105,7 +105,12 @@ class Settings(BaseSettings):
     )
 
     # --- LLM -----------------------------------------------------------------------------------
-    llm_backend: Literal["transformers", "openai", "none"] = Field("transformers", description="LLM backend")
+    llm_backend: Literal["auto", "ctranslate2", "transformers", "openai", "none"] = Field(
+        "transformers",
+        description="LLM backend: ctranslate2 = int8 CPU inference of a local model (converted once, cached); "
+        "transformers = any Hugging Face model, CUDA when present; openai = an OpenAI-compatible endpoint; "
+        "auto = ctranslate2 on CPU for a local model, transformers otherwise (see docs/llm.md)",
+    )
     llm_model: str = Field(
         "SmolLM2-135M-Instruct",
         description="transformers model id/path, or the endpoint's model name; default is the packaged SmolLM2",
@@ -115,6 +120,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout")
     llm_max_retries: int = Field(2, ge=0, description="retries on transient LLM errors")
     llm_batch_size: int = Field(8, ge=1, description="prompts decoded together")
+    llm_threads: int | None = Field(
+        None, ge=1, description="CPU threads of the ctranslate2 backend; None = torch_threads when set, else 1"
+    )
     llm_prompt_tokens: int = Field(1024, ge=128, description="prompt token budget; history is cut first")
     llm_rerank_mode: Literal["choice", "listwise", "yesno", "off"] = Field(
         "choice", description="how the LLM scores candidates (see docs/llm.md); off = first-stage order"

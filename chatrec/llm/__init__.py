@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,14 +27,38 @@ def make_backend(settings: Settings) -> LLMBackend:
             max_retries=settings.llm_max_retries,
             concurrency=settings.llm_batch_size,
         )
-    from chatrec.llm.backends.transformers_backend import TransformersBackend
     from chatrec.llm.finetune import production_adapter
+
+    # an explicit adapter wins; else the LoRA adapter the nightly fine-tune promoted, if any
+    adapter = settings.llm_adapter or production_adapter(settings)
+    if resolved_backend(settings) == "ctranslate2":
+        from chatrec.llm.backends.ct2_backend import CTranslate2Backend
+
+        return CTranslate2Backend(
+            settings.llm_model,
+            cache_dir=settings.cache_dir,
+            batch_size=settings.llm_batch_size,
+            threads=settings.llm_threads or settings.torch_threads or 1,
+            adapter=adapter,
+        )
+    from chatrec.llm.backends.transformers_backend import TransformersBackend
 
     return TransformersBackend(
         settings.llm_model,
         cache_dir=settings.cache_dir,
         device=settings.torch_device(),
         batch_size=settings.llm_batch_size,
-        # an explicit adapter wins; else the LoRA adapter the nightly fine-tune promoted, if any
-        adapter=settings.llm_adapter or production_adapter(settings),
+        adapter=adapter,
     )
+
+
+def resolved_backend(settings: Settings) -> str:
+    """The backend `llm_backend` means here: "auto" is ctranslate2 on CPU for a local model (the
+    packaged SmolLM2, a GGUF file or a model folder) and transformers otherwise (CUDA, a hub id)."""
+    if settings.llm_backend != "auto":
+        return settings.llm_backend
+    from chatrec.llm.weights import resolve_llm_model
+
+    reference = resolve_llm_model(settings.llm_model)
+    local = reference.gguf_file is not None or Path(reference.location).is_dir()
+    return "ctranslate2" if local and settings.torch_device() == "cpu" else "transformers"

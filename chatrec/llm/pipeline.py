@@ -16,7 +16,7 @@ import polars as pl
 from chatrec.data.frames import interactions_frame, items_frame, users_frame
 from chatrec.evaluation.splitting import temporal_split
 from chatrec.explain.evidence import EvidenceIndex
-from chatrec.llm import make_backend
+from chatrec.llm import make_backend, resolved_backend
 from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.context import Catalogue, ContextBuilder
 from chatrec.llm.explain import Explanation, ExplanationChecker, LLMExplainer
@@ -103,6 +103,8 @@ def fit_blend(con: duckdb.DuckDBPyConnection, settings: Settings, backend: LLMBa
         f"blend:{settings.candidate_model}:{settings.llm_model}:{settings.llm_rerank_mode}",
         {"users": settings.llm_blend_users, "k": settings.top_k_final, "n": settings.top_k_candidates,
          "tokens": settings.llm_prompt_tokens, "seed": settings.seed,
+         # int8 CTranslate2 and fp32 transformers score the same prompts a little differently
+         "backend": resolved_backend(settings),
          # a newly promoted LoRA adapter changes the LLM's scores: the blend must be fitted again
          "adapter": str(settings.llm_adapter or production_adapter(settings, con) or "")},
         interactions,

@@ -27,6 +27,7 @@ from chatrec.llm.backends.base import (
     longest_complete_prefix,
     normalise_logprobs,
 )
+from chatrec.llm.backends.chat_tokens import label_tokens, render_chat, single_token
 from chatrec.llm.weights import ensure_loadable, resolve_llm_model
 
 log = logging.getLogger(__name__)
@@ -147,30 +148,16 @@ class TransformersBackend(LLMBackend):
     # --- prompt encoding -------------------------------------------------------------------------
     def render(self, chat: Chat) -> str:
         """The exact text the model reads: its chat template, or plain role-prefixed turns without one."""
-        if self.tokenizer.chat_template:
-            return str(self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False))
-        turns = [f"{m['role'].capitalize()}: {m['content']}" for m in chat]
-        return "\n\n".join(turns) + "\n\nAssistant:"
+        return render_chat(self.tokenizer, chat)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _single_token(self, text: str) -> int:
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
-        if len(ids) != 1:
-            raise LLMError(f"{text!r} is {len(ids)} tokens for {self.name}; ranking labels must be one token")
-        return ids[0]
+        return single_token(self.tokenizer, text, self.name)
 
     def _label_tokens(self, labels: Sequence[str]) -> dict[int, str]:
-        tokens: dict[int, str] = {}
-        for label in labels:
-            for spelling in (label, " " + label):
-                ids = self.tokenizer.encode(spelling, add_special_tokens=False)
-                if len(ids) == 1:
-                    tokens[ids[0]] = label
-            if label not in tokens.values():
-                raise LLMError(f"label {label!r} is not a single token for {self.name}")
-        return tokens
+        return label_tokens(self.tokenizer, labels, self.name)
 
     def _batches(self, n: int) -> list[range]:
         return [range(start, min(start + self.batch_size, n)) for start in range(0, n, self.batch_size)]
