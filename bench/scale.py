@@ -41,17 +41,19 @@ def shape(interactions: int) -> tuple[int, int]:
     return SHAPES[label]
 
 
-def run_stage(stage: str, workdir: Path, interactions: int, env: dict[str, str]) -> dict[str, Any]:
-    """Run one stage in a child process; its wall time and peak RSS."""
+def run_stage(stage: str, workdir: Path, data: Path, interactions: int, env: dict[str, str]) -> dict[str, Any]:
+    """Run one stage in a child process; its wall time, peak RSS and the load average around it."""
     command = [sys.executable, "-m", "bench.scale", "--stage", stage, "--workdir", str(workdir)]
-    command += ["--interactions", str(interactions)]
+    command += ["--data", str(data), "--interactions", str(interactions)]
+    load_before = load_average()
     started = time.perf_counter()
     child = subprocess.Popen(command, env={**os.environ, **env})
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"stage {stage} failed (exit {os.waitstatus_to_exitcode(status)})")
-    return {"stage": stage, "seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+    return {"stage": stage, "seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "load_average_before": load_before, "load_average_after": load_average()}  # fmt: skip
 
 
 def settings_env(workdir: Path) -> dict[str, str]:
@@ -68,7 +70,7 @@ def settings_env(workdir: Path) -> dict[str, str]:
     }
 
 
-def stage_main(stage: str, workdir: Path, interactions: int) -> None:
+def stage_main(stage: str, workdir: Path, data: Path, interactions: int) -> None:
     """One stage, in this (child) process."""
     from chatrec.data.synthetic import SyntheticSpec, write_parquet
     from chatrec.settings import Settings
@@ -76,10 +78,9 @@ def stage_main(stage: str, workdir: Path, interactions: int) -> None:
 
     users, items = shape(interactions)
     spec = SyntheticSpec(users=users, items=items, interactions=interactions, seed=42)
-    data = workdir / "data"
     if stage == "generate":
         written = write_parquet(spec, data)
-        (workdir / "mapping.txt").write_text(written.mapping)
+        (data / "mapping.txt").write_text(written.mapping)
         return
     settings = Settings()
     con = connect(settings)
@@ -87,7 +88,7 @@ def stage_main(stage: str, workdir: Path, interactions: int) -> None:
         if stage == "ingest":
             from chatrec.data.ingest import ingest_table
 
-            summary = ingest_table(con, data / "interactions.parquet", (workdir / "mapping.txt").read_text())
+            summary = ingest_table(con, data / "interactions.parquet", (data / "mapping.txt").read_text())
             assert summary.rows_quarantined == 0, summary
         elif stage == "features":
             from chatrec.features.extract import extract_features
@@ -119,12 +120,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1M", help=f"comma-separated, of {', '.join(SIZES)}")
     parser.add_argument("--dask-workers", default="", help="e.g. 1,2: also time the batch run on Dask")
+    parser.add_argument(
+        "--data",
+        help="folder for the generated data, one subfolder per size; data already there is reused "
+        "(generation is not a nightly stage); default: inside each size's fresh work folder",
+    )
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--interactions", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
-        stage_main(args.stage, Path(args.workdir), args.interactions)
+        stage_main(args.stage, Path(args.workdir), Path(args.data), args.interactions)
         return
 
     from bench.common import machine, write_result
@@ -136,19 +142,23 @@ def main() -> None:
         workdir = Path(tempfile.mkdtemp(prefix=f"chatrec-scale-{label}-"))
         env = settings_env(workdir)
         print(f"== {label}: {interactions:,} interactions, {users:,} users, {items:,} items ({workdir})", flush=True)
+        data = Path(args.data) / label if args.data else workdir / "data"
         stages = []
         load_before = load_average()
         for stage in STAGES:
-            stages.append(run_stage(stage, workdir, interactions, env))
+            if stage == "generate" and (data / "mapping.txt").is_file():
+                print(f"   generate: reusing {data}", flush=True)
+                continue
+            stages.append(run_stage(stage, workdir, data, interactions, env))
             print(f"   {stages[-1]}", flush=True)
         dask = []
         for workers in filter(None, args.dask_workers.split(",")):
             dask_env = {**env, "CHATREC_DASK_BATCH_MIN_USERS": "1", "CHATREC_DASK_WORKERS": workers}
-            dask.append({**run_stage("recommend", workdir, interactions, dask_env), "dask_workers": int(workers)})
+            dask.append({**run_stage("recommend", workdir, data, interactions, dask_env), "dask_workers": int(workers)})
             print(f"   {dask[-1]}", flush=True)
         runs.append(
             {"size": label, "interactions": interactions, "users": users, "items": items, "stages": stages,
-             "total_seconds": round(sum(s["seconds"] for s in stages), 1),
+             "nightly_seconds": round(sum(s["seconds"] for s in stages if s["stage"] != "generate"), 1),
              "peak_rss_mb": max(s["peak_rss_mb"] for s in stages), "recommend_on_dask": dask,
              "load_average_before": load_before, "load_average_after": load_average()}
         )  # fmt: skip

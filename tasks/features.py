@@ -11,7 +11,7 @@ from tasks.warehouse import warehouse, writer_task
 
 
 @writer_task("extract-features")
-def extract_user_item_features(use_dask: bool = True) -> dict[str, Any]:
+def extract_user_item_features(use_dask: bool = False) -> dict[str, Any]:
     settings = Settings()
     with warehouse(settings) as con:
         return asdict(extract_features(con, settings, use_dask=use_dask))

@@ -169,17 +169,13 @@ def recommend_batch(
         served_by_llm = set(chosen)
         rest = [u for u in users if u not in served_by_llm]
         source = "template_only" if use_llm else "template"
-        # the other users in chunks: memory is bounded by one chunk's scores, whatever the user count
-        chunks = [
-            rest[start : start + settings.score_chunk_users]
-            for start in range(0, len(rest), settings.score_chunk_users)
-        ]
         with progress("recommend", total=len(users), unit="users") as advance:
             advance(len(chosen))
             if use_dask_for(len(rest), settings):
-                score_on_dask(model, index, chunks, settings, source, parts, advance, tagged)
+                score_on_dask(model, index, rest, settings, source, parts, advance, tagged)
             else:
-                for number, chunk in enumerate(chunks, start=1):
+                # the other users in chunks: memory is bounded by one chunk's scores, whatever the user count
+                for number, chunk in enumerate(in_chunks(rest, settings.score_chunk_users), start=1):
                     advance(
                         score_and_write(model, index, chunk, settings, source, parts, number, of_users(tagged, chunk))
                     )
@@ -266,25 +262,41 @@ def use_dask_for(n_users: int, settings: Settings) -> bool:
     return settings.dask_batch_min_users is not None and n_users >= settings.dask_batch_min_users
 
 
+def in_chunks(users: list[str], size: int) -> list[list[str]]:
+    return [users[start : start + size] for start in range(0, len(users), size)]
+
+
+# Dask partitions per worker: enough that the last ones to finish are small (workers that are
+# slowed by other load still balance), few enough that per-task overhead stays negligible
+PARTITIONS_PER_WORKER = 4
+
+
 def score_on_dask(
     model: Recommender,
     index: EvidenceIndex,
-    chunks: list[list[str]],
+    users: list[str],
     settings: Settings,
     source: str,
     parts: Path,
     advance: Callable[[int], None],
     exclude: Mapping[str, Collection[str]] | None = None,
 ) -> None:
-    """Chunks scored on Dask workers: the model and evidence index are shipped to each worker once,
-    every chunk writes its own Parquet part (so `parts` must be a folder the workers share with this
-    process: local disk for a LocalCluster, a shared mount for a real cluster)."""
+    """Users scored on Dask workers in partitions: the model and evidence index are scattered to each
+    worker once (tasks refer to them, nothing big travels per task), every partition writes its own
+    Parquet part (so `parts` must be a folder the workers share with this process: local disk for a
+    LocalCluster, a shared mount for a real cluster). Partitions are at most `score_chunk_users` and
+    small enough for PARTITIONS_PER_WORKER per worker, so no worker idles while one finishes a big
+    last chunk. Workers run one thread each, with BLAS/OpenMP at one thread (Dask's nanny sets
+    OMP_NUM_THREADS=1 and the like), so torch and numpy do not oversubscribe the cores."""
     from distributed import as_completed
 
     from chatrec.features.extract import dask_client
 
     client = dask_client(settings)
     try:
+        workers = max(1, len(client.scheduler_info()["workers"]))
+        size = max(1, min(settings.score_chunk_users, -(-len(users) // (workers * PARTITIONS_PER_WORKER))))
+        chunks = in_chunks(users, size)
         shared_model, shared_index = client.scatter([model, index], broadcast=True)
         futures = [
             client.submit(

@@ -19,7 +19,15 @@ import duckdb
 import polars as pl
 
 from chatrec.data.source_registry import check_source, record_source
-from chatrec.data.sources.base import INTERACTION_COLUMNS, ITEM_COLUMNS, USER_COLUMNS, SourceBatch, SourceError
+from chatrec.data.sources.base import (
+    INTERACTION_COLUMNS,
+    ITEM_COLUMNS,
+    USER_COLUMNS,
+    Rows,
+    SourceBatch,
+    SourceError,
+    TableScan,
+)
 from chatrec.settings import get_settings
 from chatrec.warehouse import transaction
 
@@ -75,13 +83,27 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _insert_raw(con: duckdb.DuckDBPyConnection, table: str, frame, columns: tuple[str, ...], load_id: str) -> None:
-    if frame is None or frame.height == 0:
+def _insert_raw(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Rows | None, columns: tuple[str, ...], load_id: str
+) -> None:
+    cols = ", ".join(("source_file", "source_line", *columns))
+    if isinstance(rows, TableScan):
+        # set-based: DuckDB streams the file into raw.<table>; no row passes through Python
+        present = ", ".join(c if c in rows.columns else f"NULL::VARCHAR AS {c}" for c in columns)
+        try:
+            con.execute(
+                f"INSERT INTO raw.{table} (load_id, {cols}) SELECT ?, source_file, source_line, {present}"
+                f" FROM ({rows.sql})",
+                [load_id],
+            )
+        except duckdb.Error as exc:
+            raise SourceError(f"cannot read the {table} of this source: {str(exc).strip().splitlines()[0]}") from exc
+        return
+    if rows is None or rows.height == 0:
         return
     # a reader that has no value for a column (e.g. the tag text, outside tags.csv) leaves it NULL
-    missing = [pl.lit(None, dtype=pl.Utf8).alias(c) for c in columns if c not in frame.columns]
-    con.register("_incoming", frame.with_columns(missing).to_arrow() if missing else frame.to_arrow())
-    cols = ", ".join(("source_file", "source_line", *columns))
+    missing = [pl.lit(None, dtype=pl.Utf8).alias(c) for c in columns if c not in rows.columns]
+    con.register("_incoming", rows.with_columns(missing).to_arrow() if missing else rows.to_arrow())
     con.execute(f"INSERT INTO raw.{table} (load_id, {cols}) SELECT ?, {cols} FROM _incoming", [load_id])
     con.unregister("_incoming")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from chatrec.data.sources.base import SourceBatch, SourceError
+from chatrec.data.sources.base import SourceBatch, SourceError, TableScan
 from chatrec.data.sources.movielens import PACKAGED_PATH_LABEL
 
 # loads that add to the warehouse's data rather than being a data source of their own
@@ -74,20 +74,26 @@ def _find(sources: list[RecordedSource], source: str, path: str) -> RecordedSour
 def _overlap(con: duckdb.DuckDBPyConnection, batch: SourceBatch) -> dict[str, int]:
     """How many of the batch's user and item ids the warehouse already holds."""
     ids: dict[str, set[str]] = {"user": set(), "item": set()}
+    scans: dict[str, list[str]] = {"user": [], "item": []}
     for frame in (batch.interactions, batch.items, batch.users):
-        if frame is None or frame.height == 0:
+        if frame is None:
             continue
         for entity in ids:
-            if f"{entity}_id" in frame.columns:
+            if f"{entity}_id" not in frame.columns:
+                continue
+            if isinstance(frame, TableScan):  # ids of a file DuckDB reads: stay in DuckDB
+                scans[entity].append(f"SELECT trim({entity}_id) AS id FROM ({frame.sql})")
+            elif frame.height:
                 ids[entity].update(v.strip() for v in frame[f"{entity}_id"].drop_nulls().to_list())
     counts = {}
     for entity, values in ids.items():
         probe = pl.DataFrame({"id": sorted(values)}, schema={"id": pl.Utf8})
         con.register("_probe_ids", probe.to_arrow())
+        union = " UNION ".join(["SELECT id FROM _probe_ids", *scans[entity]])
         try:
             counts[entity] = int(
                 con.execute(
-                    f"SELECT count(*) FROM _probe_ids p JOIN core.{entity}s c ON c.{entity}_id = p.id"
+                    f"SELECT count(*) FROM ({union}) p JOIN core.{entity}s c ON c.{entity}_id = p.id"
                 ).fetchall()[0][0]
             )
         finally:

@@ -3,33 +3,51 @@ import duckdb
 from chatrec.features.extract import extract_features, taste_rows
 
 
-def test_dask_and_duckdb_only_paths_build_the_same_features(
-    ml100k_warehouse: duckdb.DuckDBPyConnection, settings
-) -> None:
+def test_sql_and_dask_paths_build_the_same_features(ml100k_warehouse: duckdb.DuckDBPyConnection, settings) -> None:
     settings.dask_workers = 1
+    query = "SELECT user_id, n_ratings, mean_rating, first_ts, last_ts, top_genres, recent_items, taste_summary"
+    query += " FROM features.user_features ORDER BY user_id"
     run = extract_features(ml100k_warehouse, settings)
-    assert (run.n_users, run.n_items, run.dask_workers, run.reused) == (943, 1682, 1, False)
-    dask_rows = ml100k_warehouse.execute(
-        "SELECT user_id, n_ratings, top_genres, recent_items, taste_summary FROM features.user_features ORDER BY user_id"
-    ).fetchall()
-    # user 1 rated 272 films; genres and history come through Dask as real lists
-    assert dask_rows[0][0] == "1" and dask_rows[0][1] == 272
-    assert isinstance(dask_rows[0][2], list) and len(dask_rows[0][2]) == 3 and len(dask_rows[0][3]) == 10
-    assert dask_rows[0][4].startswith("Rated 272 films")
+    assert (run.n_users, run.n_items, run.dask_workers, run.reused) == (943, 1682, 0, False)
+    sql_rows = ml100k_warehouse.execute(query).fetchall()
+    # user 1 rated 272 films
+    assert sql_rows[0][0] == "1" and sql_rows[0][1] == 272
+    assert isinstance(sql_rows[0][5], list) and len(sql_rows[0][5]) == 3 and len(sql_rows[0][6]) == 10
+    assert sql_rows[0][7].startswith("Rated 272 films (mean 3.6). Favourite genres: ")
     assert extract_features(ml100k_warehouse, settings).reused  # same data: no duplicate rows
     assert ml100k_warehouse.execute("SELECT count(*) FROM features.user_features").fetchall() == [(943,)]
 
     ml100k_warehouse.execute(
         "DELETE FROM features.user_features; DELETE FROM features.item_features; DELETE FROM features.runs"
     )
-    plain = extract_features(ml100k_warehouse, settings, use_dask=False)
-    assert plain.dask_workers == 0
-    plain_rows = ml100k_warehouse.execute(
-        "SELECT user_id, n_ratings, top_genres, recent_items, taste_summary FROM features.user_features ORDER BY user_id"
-    ).fetchall()
-    assert plain_rows == dask_rows
+    # the per-user Python on Dask partitions: every row the same, ties included
+    on_dask = extract_features(ml100k_warehouse, settings, use_dask=True)
+    assert on_dask.dask_workers == 1
+    assert ml100k_warehouse.execute(query).fetchall() == sql_rows
     ranks = ml100k_warehouse.execute("SELECT item_id FROM features.item_features WHERE popularity_rank = 1").fetchall()
     assert ranks == [("50",)]  # Star Wars, the most rated film in ML-100K
+
+
+def test_sql_features_match_the_python_on_implicit_and_mixed_histories(
+    ml100k_warehouse: duckdb.DuckDBPyConnection, settings
+) -> None:
+    """Users without ratings (every interaction liked), with ratings on some rows only, and with
+    nothing liked: the SQL summary is the per-user Python's."""
+    con = ml100k_warehouse
+    con.execute("UPDATE core.interactions SET rating = NULL WHERE user_id = '2'")  # implicit only
+    con.execute("UPDATE core.interactions SET rating = NULL WHERE user_id = '3' AND rating >= 3")  # mixed
+    con.execute("UPDATE core.interactions SET rating = 1 WHERE user_id = '4'")  # nothing liked
+    extract_features(con, settings)
+    query = "SELECT user_id, top_genres, recent_items, taste_summary FROM features.user_features"
+    sql = {row[0]: row[1:] for row in con.execute(query + " WHERE user_id IN ('2', '3', '4')").fetchall()}
+    from chatrec.data.frames import feedback_events
+    from chatrec.features.extract import QUERIES
+
+    history = con.execute((QUERIES / "user_histories.sql").read_text(), {"events": list(feedback_events(con))}).df()
+    python = taste_rows(history[history["user_id"].isin(["2", "3", "4"])])
+    for row in python.itertuples():
+        assert sql[row.user_id] == (list(row.top_genres), list(row.recent_items), row.taste_summary), row.user_id
+    assert sql["2"][2].startswith("Interacted with ") and sql["4"][0] == []
 
 
 def test_taste_rows_handles_users_without_liked_items() -> None:

@@ -30,6 +30,26 @@ class RejectedLine:
     reason: str
 
 
+@dataclass(frozen=True)
+class TableScan:
+    """Rows the warehouse connection reads itself, as SQL over a file (a Parquet file, say): the
+    loader runs `INSERT ... SELECT` from it inside the load's transaction, so no row passes through
+    Python and a 25M-row file streams through DuckDB in bounded memory."""
+
+    sql: str  # a SELECT yielding source_file, source_line and text columns named as the entity's
+    columns: tuple[str, ...]  # the entity's columns it yields (the others are NULL)
+    rows: int | None = None  # known row count (None: not counted, e.g. de-duplicated attributes)
+
+    @property
+    def height(self) -> int:
+        if self.rows is None:
+            raise ValueError("this scan's rows were not counted")
+        return self.rows
+
+
+Rows = pl.DataFrame | TableScan
+
+
 @dataclass
 class SourceBatch:
     """Everything one ingest read, before validation. Frames hold text columns only."""
@@ -37,9 +57,9 @@ class SourceBatch:
     source: str
     path: str
     files: list[Path]
-    interactions: pl.DataFrame | None = None
-    items: pl.DataFrame | None = None
-    users: pl.DataFrame | None = None
+    interactions: Rows | None = None
+    items: Rows | None = None
+    users: Rows | None = None
     rejected: list[RejectedLine] = field(default_factory=list)
     rating_range: tuple[float, float] | None = None  # valid ratings, inclusive
     # Entities whose rows were derived from interaction rows (item/user attributes repeated on every

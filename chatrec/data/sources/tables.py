@@ -117,6 +117,27 @@ def _describe(con: duckdb.DuckDBPyConnection, path: Path, kind: FileKind, what: 
         raise SourceError(f"{what}: cannot read {path} as {kind.format}: {_first_line(exc)}") from exc
 
 
+def _checked_types(
+    con: duckdb.DuckDBPyConnection, path: Path, kind: FileKind, columns: list[str], what: str
+) -> dict[str, str]:
+    """The file's column types; a SourceError names missing columns and nested ones among `columns`."""
+    types = {row[0]: str(row[1]) for row in _describe(con, path, kind, what)}
+    missing = [c for c in columns if c not in types]
+    if missing:
+        raise SourceError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(types)})")
+    nested = [f"{c} ({types[c]})" for c in dict.fromkeys(columns) if any(t in types[c] for t in NESTED_TYPES)]
+    if nested:
+        raise SourceError(
+            f"{path}: column(s) {', '.join(nested)} hold nested values (lists, structs or maps); "
+            "chatrec reads flat columns: flatten them (e.g. join a list with '|') or map another column"
+        )
+    return types
+
+
+def _identifier(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
 def read_columns(path: Path, columns: list[str], *, entity: str, what: str) -> tuple[pl.DataFrame, list[RejectedLine]]:
     """The named columns of a CSV or Parquet file as text, with `source_file` and `source_line`.
 
@@ -128,17 +149,8 @@ def read_columns(path: Path, columns: list[str], *, entity: str, what: str) -> t
     con = _private_connection()
     try:
         scan = _scan(path, kind)
-        types = {row[0]: str(row[1]) for row in _describe(con, path, kind, what)}
-        missing = [c for c in columns if c not in types]
-        if missing:
-            raise SourceError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(types)})")
-        nested = [f"{c} ({types[c]})" for c in dict.fromkeys(columns) if any(t in types[c] for t in NESTED_TYPES)]
-        if nested:
-            raise SourceError(
-                f"{path}: column(s) {', '.join(nested)} hold nested values (lists, structs or maps); "
-                "chatrec reads flat columns: flatten them (e.g. join a list with '|') or map another column"
-            )
-        select = ", ".join(f'CAST("{c.replace(chr(34), chr(34) * 2)}" AS VARCHAR)' for c in dict.fromkeys(columns))
+        _checked_types(con, path, kind, columns, what)
+        select = ", ".join(f"CAST({_identifier(c)} AS VARCHAR)" for c in dict.fromkeys(columns))
         try:
             frame = con.sql(f"SELECT {select} FROM {scan}").pl()
         except duckdb.Error as exc:
@@ -149,6 +161,44 @@ def read_columns(path: Path, columns: list[str], *, entity: str, what: str) -> t
         con.close()
     skipped = {r.source_line for r in rejected} | (blank_records(path, kind) if kind.format == "csv" else set())
     return _numbered(frame, path, skipped, first=2 if kind.format == "csv" else 1), rejected
+
+
+@dataclass(frozen=True)
+class ParquetText:
+    """SQL over a Parquet file that yields its columns as text, for the warehouse connection to run
+    (`TableScan`): `source` is the FROM clause, `text[c]` the expression of column c as VARCHAR
+    (the same text `read_columns` gives), `origin` the source_file and source_line columns."""
+
+    source: str
+    text: dict[str, str]
+    origin: str
+    rows: int
+
+
+def parquet_text(path: Path, columns: list[str], *, what: str) -> ParquetText:
+    """Checks a Parquet file's columns (as `read_columns` does) and counts its rows from the metadata,
+    reading no data."""
+    path = Path(path)
+    kind = file_kind(path, what)
+    if kind.format != "parquet":
+        raise SourceError(f"{what}: {path} is not a Parquet file")
+    con = _private_connection()
+    try:
+        types = _checked_types(con, path, kind, columns, what)
+        rows = int(con.execute(f"SELECT count(*) FROM {_scan(path, kind)}").fetchall()[0][0])
+    finally:
+        con.close()
+    text = {}
+    for column in dict.fromkeys(columns):
+        name = _identifier(column)
+        # an instant prints in the session's time zone: print it in UTC whatever the warehouse's is
+        text[column] = (
+            f"(CAST(timezone('UTC', {name}) AS VARCHAR) || '+00')"
+            if types[column] == "TIMESTAMP WITH TIME ZONE"
+            else f"CAST({name} AS VARCHAR)"
+        )
+    origin = f"'{path.name.replace(chr(39), chr(39) * 2)}' AS source_file, file_row_number + 1 AS source_line"
+    return ParquetText(f"read_parquet('{_quoted(path)}', file_row_number = true)", text, origin, rows)
 
 
 def _first_line(exc: Exception) -> str:
@@ -196,6 +246,12 @@ def blank_records(path: Path, kind: FileKind) -> set[int]:
 
 def _numbered(frame: pl.DataFrame, path: Path, skipped: set[int], *, first: int) -> pl.DataFrame:
     """Give each record read its number, skipping those of rejected records and blank lines."""
+    if not skipped:
+        return frame.select(
+            pl.lit(path.name).alias("source_file"),
+            pl.int_range(first, first + frame.height, dtype=pl.Int64).alias("source_line"),
+            *frame.columns,
+        )
     numbers: list[int] = []
     candidate = first
     while len(numbers) < frame.height:

@@ -13,10 +13,14 @@ from pathlib import Path
 import polars as pl
 
 from chatrec.data.sources.base import (
+    INTERACTION_COLUMNS,
+    ITEM_COLUMNS,
+    USER_COLUMNS,
     SourceBatch,
     SourceError,
+    TableScan,
 )
-from chatrec.data.sources.tables import read_columns
+from chatrec.data.sources.tables import file_kind, parquet_text, read_columns
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,70 @@ class ColumnMapping:
         return [v for f in fields(self) if f.name not in skip and isinstance(v := getattr(self, f.name), str)]
 
 
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _rating_range(mapping: ColumnMapping) -> tuple[float, float] | None:
+    if mapping.rating_min is None and mapping.rating_max is None:
+        return None
+    return (
+        mapping.rating_min if mapping.rating_min is not None else float("-inf"),
+        mapping.rating_max if mapping.rating_max is not None else float("inf"),
+    )
+
+
+def read_parquet_table(path: Path, mapping: ColumnMapping) -> SourceBatch:
+    """A Parquet file as SQL the warehouse runs (`TableScan`): the same rows and text as the frame
+    path, but streamed by DuckDB inside the load's transaction instead of held in Python."""
+    parquet = parquet_text(path, mapping.source_columns(), what="interactions")
+
+    def text(column: str | None) -> str:
+        return parquet.text[column] if column else "NULL::VARCHAR"
+
+    default_event = _sql_literal(mapping.event_name or "rating")
+    event = text(mapping.event)
+    fields = {
+        "user_id": text(mapping.user),
+        "item_id": text(mapping.item),
+        "rating": text(mapping.rating),
+        "event": f"CASE WHEN {event} IS NULL OR {event} = '' THEN {default_event} ELSE {event} END",
+        "ts": text(mapping.timestamp),
+        "title": text(mapping.title),
+        "release_year": text(mapping.year),
+        "genres": text(mapping.categories),
+        "description": text(mapping.text),
+        "age": text(mapping.age),
+        "gender": text(mapping.gender),
+        "occupation": text(mapping.occupation),
+        "zip_code": text(mapping.zip_code),
+    }
+
+    def scan(columns: tuple[str, ...], first_per: str | None = None, rows: int | None = None) -> TableScan:
+        select = ", ".join(f"{fields[c]} AS {c}" for c in columns)
+        sql = f"SELECT {parquet.origin}, {select} FROM {parquet.source}"
+        if first_per:  # attributes repeat on every line: the first line per id (as the frame path keeps)
+            sql = f"SELECT * FROM ({sql}) QUALIFY row_number() OVER (PARTITION BY {first_per} ORDER BY source_line) = 1"
+        return TableScan(sql, columns, rows)
+
+    has_users = any((mapping.age, mapping.gender, mapping.occupation, mapping.zip_code))
+    return SourceBatch(
+        source="csv",
+        path=str(path),
+        files=[path],
+        interactions=scan(tuple(c for c in INTERACTION_COLUMNS if c in fields), rows=parquet.rows),
+        items=scan(ITEM_COLUMNS, first_per="item_id") if mapping.title else None,
+        users=scan(USER_COLUMNS, first_per="user_id") if has_users else None,
+        rating_range=_rating_range(mapping),
+        derived=frozenset({"item", "user"}),
+    )
+
+
 def read_table(path: Path, mapping: ColumnMapping) -> SourceBatch:
+    """A CSV or Parquet file through a column mapping; Parquet is streamed by DuckDB (see above)."""
     path = Path(path)
+    if file_kind(path, "interactions").format == "parquet":
+        return read_parquet_table(path, mapping)
     frame, rejected = read_columns(path, mapping.source_columns(), entity="interaction", what="interactions")
     rejected = list(rejected)
 
@@ -106,12 +172,7 @@ def read_table(path: Path, mapping: ColumnMapping) -> SourceBatch:
             text(mapping.occupation).alias("occupation"),
             text(mapping.zip_code).alias("zip_code"),
         )
-    rating_range = None
-    if mapping.rating_min is not None or mapping.rating_max is not None:
-        rating_range = (
-            mapping.rating_min if mapping.rating_min is not None else float("-inf"),
-            mapping.rating_max if mapping.rating_max is not None else float("inf"),
-        )
+    rating_range = _rating_range(mapping)
     return SourceBatch(
         source="csv",
         path=str(path),
