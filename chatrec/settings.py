@@ -202,6 +202,13 @@ class Settings(BaseSettings):
         description="memory a step may plan to use; a step whose estimate exceeds it fails before it starts "
         "(nothing written). None = 80% of the machine's RAM",
     )
+    duckdb_memory_mb: int | None = Field(
+        None,
+        ge=64,
+        description="memory the warehouse connection (DuckDB's memory_limit) may hold before it spills to disk "
+        "beside the warehouse; None = 40% of the machine's RAM (DuckDB's own default, 80%, let one 25M-row load "
+        "take most of the machine)",
+    )
     dask_batch_min_users: int | None = Field(
         50_000,
         ge=1,

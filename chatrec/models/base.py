@@ -117,6 +117,25 @@ class StoredModel:
         return model
 
 
+def stable_top(scores: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's `width` best (values, column indices), exactly what a stable descending sort's first
+    `width` give (ties broken by catalogue order, so equal scores rank the same every run), at topk's
+    cost: a full sort of 1,024 users x 60K items took 22 s on one core, topk 0.6 s. Rows where an
+    item outside topk's pick ties with its last value are fully sorted instead."""
+    top = torch.topk(scores, width, dim=1)
+    # order topk's pick by (value desc, index asc): sort by index, then stably by value
+    by_index, permutation = torch.sort(top.indices, dim=1)
+    values = top.values.gather(1, permutation)
+    order = torch.sort(values, dim=1, descending=True, stable=True).indices
+    values, indices = values.gather(1, order), by_index.gather(1, order)
+    if width:
+        tied = torch.nonzero((scores >= values[:, -1:]).sum(dim=1) > width).flatten()
+        if len(tied):
+            full = torch.sort(scores[tied], dim=1, descending=True, stable=True)
+            values[tied], indices[tied] = full.values[:, :width], full.indices[:, :width]
+    return values, indices
+
+
 class Recommender(StoredModel, ABC):
     """fit on interactions; batched top-k `recommend` with explicit filters; pairwise `score`."""
 
@@ -210,11 +229,9 @@ class Recommender(StoredModel, ABC):
             if allowed is not None:
                 mask |= ~allowed
             scores = scores.masked_fill(mask, float("-inf"))
-            # a stable sort breaks ties by catalogue order, so equal scores rank the same every run
-            ordered = torch.sort(scores, dim=1, descending=True, stable=True)
             width = min(k, scores.shape[1])
-            values = ordered.values[:, :width].cpu().numpy()
-            indices = ordered.indices[:, :width].cpu().numpy()
+            top_values, top_indices = stable_top(scores, width)
+            values, indices = top_values.cpu().numpy(), top_indices.cpu().numpy()
             for position, user in enumerate(batch):
                 finite = np.isfinite(values[position])
                 picked = indices[position][finite]

@@ -7,6 +7,7 @@ target is "items the user will rate highly" (the Chat-Rec protocol).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -44,8 +45,29 @@ class LinearItemAutoencoder(Recommender):
         return torch.as_tensor((x.T @ x).toarray(), dtype=torch.float64, device=self.device)
 
     def _score_users(self, user_rows: np.ndarray) -> torch.Tensor:
-        rows = torch.as_tensor(self.user_items[user_rows].toarray(), dtype=torch.float32, device=self.device)
+        chunk = self.user_items[user_rows]
+        x = self.user_items
+        if x.nnz < SPARSE_SCORING_DENSITY * x.shape[0] * x.shape[1]:
+            # a sparse X times dense B costs nnz x items instead of users x items^2: 5x faster at 1.5%
+            # density (bench.scale's 5M and 25M shapes); denser data (ML-100K, 5-6%) keeps the dense
+            # product, so its scores are unchanged to the last bit
+            chunk = chunk.astype(np.float32)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                rows = torch.sparse_csr_tensor(
+                    torch.as_tensor(chunk.indptr, dtype=torch.int64),
+                    torch.as_tensor(chunk.indices, dtype=torch.int64),
+                    torch.as_tensor(chunk.data),
+                    size=chunk.shape,
+                    check_invariants=False,
+                ).to(self.device)
+            return scatter_kept(rows @ self.weights, self.kept, len(self.fitted.items))
+        rows = torch.as_tensor(chunk.toarray(), dtype=torch.float32, device=self.device)
         return scatter_kept(rows @ self.weights, self.kept, len(self.fitted.items))
+
+
+# below this share of non-zeros in X, users are scored with a sparse product (see _score_users)
+SPARSE_SCORING_DENSITY = 0.02
 
 
 def popular_items(data: TrainingData, max_items: int | None) -> np.ndarray:

@@ -43,8 +43,10 @@ def _is_corruption(exc: duckdb.Error) -> bool:
 
 
 def connect(settings: Settings | None = None, *, path: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-write connection with every migration and SQL model applied (idempotent)."""
-    target = Path(path or (settings or get_settings()).warehouse_path)
+    """A read-write connection with every migration and SQL model applied (idempotent), its memory
+    bounded by `duckdb_memory_mb` (DuckDB spills what does not fit to a temporary folder)."""
+    settings = settings or get_settings()
+    target = Path(path or settings.warehouse_path)
     if str(target) != ":memory:":
         target.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -53,8 +55,18 @@ def connect(settings: Settings | None = None, *, path: Path | None = None) -> du
         if _is_corruption(exc):
             raise WarehouseCorrupt(target, exc) from exc
         raise
+    con.execute(f"SET memory_limit = '{duckdb_memory_mb(settings)}MiB'")
     apply_migrations(con)
     return con
+
+
+DUCKDB_MEMORY_SHARE = 0.4
+
+
+def duckdb_memory_mb(settings: Settings) -> int:
+    if settings.duckdb_memory_mb is not None:
+        return settings.duckdb_memory_mb
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * DUCKDB_MEMORY_SHARE) >> 20
 
 
 def snapshot_path(warehouse_path: Path) -> Path:

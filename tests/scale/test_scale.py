@@ -3,6 +3,7 @@ chunked batch runs and the synthetic generator, all at small size."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -157,3 +158,59 @@ def test_a_batch_run_on_a_two_worker_local_cluster_equals_the_in_process_run(
     rows = synthetic_warehouse.execute(sql, [on_dask.run_id]).fetchall()
     assert len(rows) == 120 * local.top_k_final
     assert rows == synthetic_warehouse.execute(sql, [in_process.run_id]).fetchall()
+
+
+def test_stable_top_equals_the_first_columns_of_a_stable_sort() -> None:
+    """Ties everywhere (few distinct values, -inf for excluded items): the same picks and order as a
+    full stable descending sort, whichever path a row takes."""
+    import torch
+
+    from chatrec.models.base import stable_top
+
+    generator = torch.Generator().manual_seed(3)
+    scores = torch.randint(0, 6, (300, 40), generator=generator).float()
+    scores[:50, 5:] = float("-inf")  # fewer allowed items than k
+    scores[50:100] = torch.randn(50, 40, generator=generator)  # no ties at all
+    for width in (0, 1, 5, 20, 40):
+        values, indices = stable_top(scores, width)
+        full = torch.sort(scores, dim=1, descending=True, stable=True)
+        assert torch.equal(indices, full.indices[:, :width]), width
+        assert torch.equal(values, full.values[:, :width]), width
+
+
+@pytest.mark.parametrize("model_class", [EASE, DLAE])
+def test_sparse_scoring_of_sparse_data_ranks_as_the_dense_product(model_class, synthetic: pl.DataFrame) -> None:
+    import chatrec.models.ease as ease
+
+    users = synthetic.get_column("user_id").unique().sort().to_list()
+    model = model_class().fit(synthetic)
+    density = model.user_items.nnz / (model.user_items.shape[0] * model.user_items.shape[1])
+    original = ease.SPARSE_SCORING_DENSITY
+    try:
+        ease.SPARSE_SCORING_DENSITY = 0.0  # dense product
+        dense = model._scores(users)
+        ease.SPARSE_SCORING_DENSITY = density * 2  # this data counts as sparse
+        sparse = model._scores(users)
+    finally:
+        ease.SPARSE_SCORING_DENSITY = original
+    assert torch_allclose(dense, sparse)
+
+
+def torch_allclose(a, b) -> bool:
+    import torch
+
+    return bool(torch.allclose(a, b, rtol=1e-5, atol=1e-5))
+
+
+def test_the_warehouse_connection_holds_duckdb_to_its_memory_setting(tmp_path: Path) -> None:
+    from chatrec.warehouse import connect
+
+    con = connect(Settings(warehouse_path=tmp_path / "w.duckdb", duckdb_memory_mb=300))
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall() == [("300.0 MiB",)]
+    con.close()
+    default = connect(Settings(warehouse_path=tmp_path / "w.duckdb"))
+    number, unit = default.execute("SELECT current_setting('memory_limit')").fetchall()[0][0].split()
+    default.close()
+    limit = float(number) * {"MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[unit]
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0.39 * ram < limit < 0.41 * ram  # 40% of RAM, not DuckDB's own 80%
