@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from chatrec.models.base import Recommender, TrainingData
-from chatrec.models.ease import popular_items, scatter_kept
+from chatrec.models.ease import SPARSE_SCORING_DENSITY, cooccurrence, popular_items, scatter_kept
 
 
 class ItemKNN(Recommender):
@@ -34,7 +34,11 @@ class ItemKNN(Recommender):
     def _fit(self, data: TrainingData) -> None:
         self.kept = popular_items(data, self.max_items)
         x = sp.csr_matrix(data.binary[:, self.kept], dtype=np.float32)
-        co = sp.csc_matrix(x.T @ x)  # co-occurrence counts, sparse
+        if x.nnz < SPARSE_SCORING_DENSITY * x.shape[0] * x.shape[1]:
+            # large sparse data: the split X'X, shared with EASE/DLAE on the same X (counts are exact)
+            co = sp.csc_matrix(cooccurrence(sp.csr_matrix(x, dtype=np.float64)).astype(np.float32))
+        else:
+            co = sp.csc_matrix(x.T @ x)  # co-occurrence counts, sparse
         norms = np.sqrt(co.diagonal())
         co.setdiag(0.0)
         co.eliminate_zeros()

@@ -214,3 +214,23 @@ def test_the_warehouse_connection_holds_duckdb_to_its_memory_setting(tmp_path: P
     limit = float(number) * {"MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[unit]
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     assert 0.39 * ram < limit < 0.41 * ram  # 40% of RAM, not DuckDB's own 80%
+
+
+def test_the_split_gram_of_sparse_data_with_heavy_users_is_x_transpose_x() -> None:
+    import scipy.sparse as sp
+
+    from chatrec.models import ease
+
+    rng = np.random.default_rng(0)
+    light = sp.random(400, 2_000, density=0.005, format="csr", random_state=1)
+    heavy = sp.random(3, 2_000, density=0.5, format="csr", random_state=2)  # > 2,000 / 16 items each
+    x = sp.csr_matrix(sp.vstack([light, heavy])[rng.permutation(403)])
+    assert x.nnz < ease.SPARSE_SCORING_DENSITY * x.shape[0] * x.shape[1]
+    binary = x.copy()
+    binary.data[:] = 1.0
+    expected = (binary.T @ binary).toarray()
+    gram = ease.cooccurrence(binary)
+    assert np.array_equal(gram, expected)  # counts: exact
+    gram[0, 0] = -1.0  # callers modify what they get: the kept copy is not theirs
+    assert np.array_equal(ease.cooccurrence(binary), expected)
+    assert np.allclose(ease.cooccurrence(x), (x.T @ x).toarray(), rtol=1e-12, atol=1e-12)
