@@ -69,6 +69,7 @@ class BiasedMF(BiasedFactorModel):
         l2_bias: float = 0.005,
         batch_size: int = 512,
         max_steps_per_epoch: int | None = 256,
+        max_samples: int | None = 30_000_000,
         ensemble: int = 1,
         **kwargs: Any,
     ) -> None:
@@ -83,6 +84,10 @@ class BiasedMF(BiasedFactorModel):
         # costs (ML-100K's ~100K ratings take <= 196 steps of 512 and are unchanged; 25M ratings
         # take 256 steps of ~98K instead of 49K steps of 512, hours on a CPU; bench.scale)
         self.max_steps_per_epoch = max_steps_per_epoch
+        # and past max_samples / epochs ratings the epochs shrink (to one at least): a fit passes over
+        # at most max_samples ratings (30 epochs of ML-1M's ~1M ratings stay as they are; 25M ratings
+        # get one pass; a large data set needs fewer passes, and its fit stays minutes, not hours)
+        self.max_samples = max_samples
 
     def params(self) -> dict[str, Any]:
         return {
@@ -93,6 +98,7 @@ class BiasedMF(BiasedFactorModel):
             "l2_bias": self.l2_bias,
             "batch_size": self.batch_size,
             "max_steps_per_epoch": self.max_steps_per_epoch,
+            "max_samples": self.max_samples,
             "ensemble": self.ensemble,
         }
 
@@ -128,7 +134,10 @@ class BiasedMF(BiasedFactorModel):
         batch_size = self.batch_size
         if self.max_steps_per_epoch:
             batch_size = max(batch_size, -(-len(r) // self.max_steps_per_epoch))
-        for _ in range(self.epochs):
+        epochs = self.epochs
+        if self.max_samples:
+            epochs = max(1, min(epochs, self.max_samples // max(len(r), 1)))
+        for _ in range(epochs):
             order = torch.randperm(len(r), generator=generator).to(device)
             # summed on the device: a .item() per batch would stall a GPU on every step
             total = torch.zeros((), dtype=torch.float64, device=device)
