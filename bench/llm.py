@@ -1,14 +1,18 @@
 """What the LLM adds, measured: re-ranking modes vs the first stage, explanations, rating, throughput.
 
-python -m bench.llm [--val-users 40] [--test-users 60] [--modes choice listwise yesno] [--explain-users 30]
-                    [--rating-pairs 60] [--threads 1] [--model SmolLM2-135M-Instruct]
+python -m bench.llm [--val-users 40] [--test-users 60] [--modes choice listwise yesno] [--explain-users 50]
+                    [--explain-approaches free retry per-user guided slots] [--rating-pairs 60] [--threads 1]
+                    [--sections rerank explain rating] [--model SmolLM2-135M-Instruct]
 
 Re-ranking uses the Chat-Rec protocol of bench.quality (per-user random 80/20 split, seed 42, the
 best first stage: EASE rating-weighted, l2=400, top-20 candidates, relevant = held-out ratings >= 4).
 The same users and candidates go through every mode. Blend weights are fitted on the validation users
 and the metrics reported on the other (test) users, so nothing is tuned on what is measured.
-Explanations: the final top-5 of test users, phrased by the LLM and checked; throughput batched
-(llm_batch_size 8) against single-request decoding of the same requests. Rating: official u1..u5
+Explanations: the final top-5 (first stage) of the same test users, phrased by the LLM with each
+approach of chatrec.llm.explain (free, retry, per-user, guided, slots) and checked by the same check:
+pass rate and fallback reasons per approach; throughput batched (llm_batch_size 8) against
+single-request decoding of the same requests. `--modes` with no mode skips the LLM re-ranking (the
+explanation section only needs the first stage's candidates). Rating: official u1..u5
 folds, biased MF as the rating model, a seeded sample of test pairs per fold; the LLM/MF blend weight
 is cross-fitted (fit on one half of the pairs, scored on the other, and vice versa).
 """
@@ -34,7 +38,7 @@ from chatrec.evaluation.splitting import ml100k_fold, per_user_random_split
 from chatrec.explain.evidence import EvidenceIndex
 from chatrec.llm.backends.transformers_backend import TransformersBackend
 from chatrec.llm.context import Catalogue, ContextBuilder
-from chatrec.llm.explain import ExplanationChecker, LLMExplainer
+from chatrec.llm.explain import APPROACHES, ExplanationChecker, LLMExplainer
 from chatrec.llm.prompts import PromptBuilder
 from chatrec.llm.rating import LLMRatingPredictor, blend_ratings, fit_rating_blend
 from chatrec.llm.rerank import LLMReranker, blend, fit_blend_weight
@@ -98,9 +102,36 @@ def rerank_section(con, backend, args) -> dict[str, Any]:
             "rows": rows, "test_user_ids": test_users, "candidates": candidates, "train": train}  # fmt: skip
 
 
+def failure_kind(reason: str) -> str:
+    """A check failure without its particulars: 'claims 78%; the evidence says 73%' -> 'claims N%'."""
+    kind = re.split(r'[:";]', reason)[0].strip()
+    return re.sub(r"\d+(?:\.\d+)?", "N", kind)
+
+
+def explanation_summary(explanations: list, seconds: float) -> dict[str, Any]:
+    tokens = sum(e.completion_tokens for e in explanations)
+    reasons: dict[str, int] = {}
+    for e in explanations:
+        if e.check_failure:
+            reasons[failure_kind(e.check_failure)] = reasons.get(failure_kind(e.check_failure), 0) + 1
+    return {
+        "explanations": len(explanations), "seconds": seconds, "completion_tokens": tokens,
+        "tokens_per_second": tokens / seconds, "explanations_per_second": len(explanations) / seconds,
+        "users_per_minute": 60 * len(explanations) / K / seconds,
+        "check_pass_rate": sum(e.check_passed for e in explanations) / len(explanations),
+        "fallback_rate": sum(not e.check_passed for e in explanations) / len(explanations),
+        "retried": sum(e.attempts > 1 for e in explanations),
+        "fallback_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        "examples": [e.text for e in explanations if e.check_passed][:4],
+        "rejected_examples": [f"{e.rejected} -> {e.check_failure}" for e in explanations if not e.check_passed][:4],
+    }  # fmt: skip
+
+
 def explain_section(
     con, backend, args, candidates: pl.DataFrame, train: pl.DataFrame, users: list[str]
 ) -> dict[str, Any]:
+    """Each explanation approach on the same requests (final top-5 of the same users), then the free
+    approach one request at a time (batching speed-up)."""
     items = items_frame(con)
     index = EvidenceIndex(train, items)
     checker = ExplanationChecker.from_items(items)
@@ -108,34 +139,35 @@ def explain_section(
     chosen = users[: args.explain_users]
     final = candidates.filter(pl.col("user_id").is_in(chosen) & (pl.col("rank") <= K))
     requests = [(u, i, index.evidence(u, i)) for u, i in final.select("user_id", "item_id").iter_rows()]
-    results = {}
-    for label, batch_size, subset in (
-        ("batched", args.batch_size, requests),
-        ("single", 1, requests[: args.single_requests]),
-    ):
-        backend.batch_size = batch_size
-        explainer = LLMExplainer(backend, builder, checker)
-        started = time.perf_counter()
-        explanations = explainer.explain(subset)
-        seconds = time.perf_counter() - started
-        tokens = sum(e.completion_tokens for e in explanations)
-        results[label] = {
-            "batch_size": batch_size, "explanations": len(subset), "seconds": seconds,
-            "completion_tokens": tokens, "tokens_per_second": tokens / seconds,
-            "explanations_per_second": len(subset) / seconds, "users_per_minute": 60 * len(subset) / K / seconds,
-            "check_pass_rate": sum(e.check_passed for e in explanations) / len(explanations),
-            "fallback_rate": sum(not e.check_passed for e in explanations) / len(explanations),
-            "failure_reasons": sorted({re.split(r'[:"]', e.check_failure)[0].strip() for e in explanations if e.check_failure}),
-        }  # fmt: skip
-        print(f"explain {label}: {results[label]['tokens_per_second']:.1f} tok/s", flush=True)
     backend.batch_size = args.batch_size
-    batched, single = results["batched"], results["single"]
-    return {
-        **results,
-        "batching_speedup_tokens_per_second": batched["tokens_per_second"] / single["tokens_per_second"],
-        "projected_minutes_for_943_users": 943 / batched["users_per_minute"],
-        "examples": [e.__dict__ for e in explainer.explain(requests[:3])],
-    }
+    approaches: dict[str, Any] = {}
+    free: tuple[list, float] | None = None
+    for approach in args.explain_approaches:
+        explainer = LLMExplainer(backend, builder, checker, approach=approach)
+        started = time.perf_counter()
+        if approach == "retry" and free is not None:
+            # greedy decoding: the first attempt is exactly the free run's, so only the retries are decoded
+            explanations = explainer.retry_failed(requests, free[0])
+            seconds = free[1] + time.perf_counter() - started
+        else:
+            explanations = explainer.explain(requests)
+            seconds = time.perf_counter() - started
+        if approach == "free":
+            free = (explanations, seconds)
+        approaches[approach] = {"batch_size": args.batch_size, **explanation_summary(explanations, seconds)}
+        print(f"explain {approach}: pass {approaches[approach]['check_pass_rate']:.1%} in {seconds:.0f} s "
+              f"{approaches[approach]['fallback_reasons']}", flush=True)  # fmt: skip
+    result: dict[str, Any] = {"users": len(chosen), "requests": len(requests), "approaches": approaches}
+    if args.single_requests and free is not None:
+        backend.batch_size = 1
+        started = time.perf_counter()
+        single = LLMExplainer(backend, builder, checker, approach="free").explain(requests[: args.single_requests])
+        backend.batch_size = args.batch_size
+        result["single"] = {"batch_size": 1, **explanation_summary(single, time.perf_counter() - started)}
+        result["batching_speedup_tokens_per_second"] = (
+            approaches["free"]["tokens_per_second"] / result["single"]["tokens_per_second"]
+        )
+    return result
 
 
 def rating_section(con, backend, args) -> dict[str, Any]:
@@ -185,14 +217,18 @@ def main() -> None:
     parser.add_argument("--model", default="SmolLM2-135M-Instruct")
     parser.add_argument("--val-users", type=int, default=40)
     parser.add_argument("--test-users", type=int, default=60)
-    parser.add_argument("--modes", nargs="+", default=["choice", "listwise", "yesno"])
-    parser.add_argument("--explain-users", type=int, default=30)
+    parser.add_argument("--modes", nargs="*", default=["choice", "listwise", "yesno"])
+    parser.add_argument("--explain-users", type=int, default=50)
+    parser.add_argument("--explain-approaches", nargs="+", choices=APPROACHES, default=list(APPROACHES))
     parser.add_argument("--single-requests", type=int, default=20)
     parser.add_argument("--rating-pairs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--prompt-tokens", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sections", nargs="+", default=["rerank", "explain", "rating"])
+    parser.add_argument(
+        "--result-name", default="llm", help="bench/results/<name>.json (llm_explain: explanations only)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -211,7 +247,7 @@ def main() -> None:
         payload["rating"] = rating_section(con, backend, args)
     payload["rerank"] = {k: v for k, v in rerank.items() if k not in ("candidates", "train")}
     payload["seconds"] = time.perf_counter() - started
-    print(write_result("llm", payload))
+    print(write_result(args.result_name, payload))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,43 @@ def reference_table() -> str:
     return "\n".join(lines)
 
 
+def explain_lines(explain: dict) -> list[str]:
+    """Explanation pass rate and fallback reasons per approach (or the older batched/single table)."""
+    if "approaches" not in explain:
+        lines = ["| explanations | batch | explanations | completion tokens | s | tokens/s | users/min | check pass | fallback |",
+                 "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for label in ("batched", "single"):
+            e = explain[label]
+            lines.append(f"| {label} | {e['batch_size']} | {e['explanations']} | {e['completion_tokens']} | {e['seconds']:.0f} "
+                         f"| {e['tokens_per_second']:.1f} | {e['users_per_minute']:.2f} | {e['check_pass_rate']:.0%} | {e['fallback_rate']:.0%} |")  # fmt: skip
+        return lines
+    lines = [f"Same {explain['requests']} explanations (top-5 of {explain['users']} users) for every approach.", "",
+             "| approach | check pass | fallback | retried | completion tokens | s | users/min |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, e in explain["approaches"].items():
+        lines.append(f"| {name} | {e['check_pass_rate']:.1%} | {e['fallback_rate']:.1%} | {e['retried']} | "
+                     f"{e['completion_tokens']} | {e['seconds']:.0f} | {e['users_per_minute']:.2f} |")  # fmt: skip
+    reasons = sorted({r for e in explain["approaches"].values() for r in e["fallback_reasons"]})
+    names = list(explain["approaches"])
+    lines += ["", "| fallback reason (count) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for reason in reasons:
+        counts = [str(explain["approaches"][n]["fallback_reasons"].get(reason, 0)) for n in names]
+        lines.append(f"| {reason} | " + " | ".join(counts) + " |")
+    if "single" in explain:
+        lines += ["", f"Batching speed-up of the free approach (tokens/s, batch {explain['approaches']['free']['batch_size']} "
+                  f"/ batch 1 on {explain['single']['explanations']} requests): {explain['batching_speedup_tokens_per_second']:.2f}x."]  # fmt: skip
+    return lines
+
+
+def llm_explain_tables() -> str:
+    """bench/results/llm_explain.json: python -m bench.llm --sections explain --result-name llm_explain."""
+    result = json.loads((RESULTS / "llm_explain.json").read_text())
+    machine = result["machine"]
+    return "\n".join([*explain_lines(result["explain"]), "", f"Model {result['model']}; {machine['cpu_count']} CPU cores, "
+                      f"torch {machine['torch']} ({machine['torch_threads']} threads); run {machine['when']}; "
+                      f"whole benchmark {result['seconds'] / 60:.0f} min."])  # fmt: skip
+
+
 def llm_tables() -> str:
     """The LLM layer's tables from bench/results/llm.json (python -m bench.llm)."""
     result = json.loads((RESULTS / "llm.json").read_text())
@@ -92,16 +129,7 @@ def llm_tables() -> str:
         lines.append(f"| {row['mode']} | {row['weight']:g} | {fmt(row['precision_at_5'])} | {fmt(row['recall_at_5'])} "
                      f"| {fmt(row['ndcg_at_5'])} | {health} |")  # fmt: skip
     if "explain" in result:
-        explain = result["explain"]
-        lines += ["", "| explanations | batch | explanations | completion tokens | s | tokens/s | users/min | check pass | fallback |",
-                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        for label in ("batched", "single"):
-            e = explain[label]
-            lines.append(f"| {label} | {e['batch_size']} | {e['explanations']} | {e['completion_tokens']} | {e['seconds']:.0f} "
-                         f"| {e['tokens_per_second']:.1f} | {e['users_per_minute']:.2f} | {e['check_pass_rate']:.0%} | {e['fallback_rate']:.0%} |")  # fmt: skip
-        lines += ["", f"Batching speed-up (tokens/s, batched / single): {explain['batching_speedup_tokens_per_second']:.2f}x; "
-                  f"all 943 users' top-5 at the batched rate: ~{explain['projected_minutes_for_943_users']:.0f} min. "
-                  f"Fallback reasons seen: {'; '.join(explain['batched']['failure_reasons']) or 'none'}."]  # fmt: skip
+        lines += ["", *explain_lines(result["explain"])]
     if "rating" in result:
         rating = result["rating"]
         lines += ["", "| rating (u1..u5, sampled test pairs) | " + " | ".join(f"u{f['fold']}" for f in rating["folds"]) + " | mean |",
@@ -183,7 +211,10 @@ if __name__ == "__main__":
             print(f"### {name}: before ({sys.argv[2]}) → after\n\n{before_after(name, sys.argv[2])}\n")
         sys.exit(0)
     for name in sys.argv[1:] or ["quality_chatrec", "quality_full", "quality_rating"]:
-        render = {"llm": llm_tables, "reference_bivae": reference_table, "uncertainty": uncertainty_tables}.get(
-            name, lambda name=name: table(name)
-        )
+        render = {
+            "llm": llm_tables,
+            "llm_explain": llm_explain_tables,
+            "reference_bivae": reference_table,
+            "uncertainty": uncertainty_tables,
+        }.get(name, lambda name=name: table(name))
         print(f"### {name}\n\n{render()}\n")

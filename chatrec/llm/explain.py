@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -45,6 +45,7 @@ _FORBIDDEN = re.compile(r"https?://|www\.|<[^>]+>|\bignore (all|previous|the abo
 MAX_CHARS = 300
 _TERMINATORS = re.compile(r"[.!?]")
 _OPEN_WORD = re.compile(r"\w*$")
+_GLUED_WORDS = re.compile(r"[a-z][A-Z]")
 _GLUED_DIGIT = re.compile(r"[^\W\d]\d+|\d+[^\W\d]")
 # how a guided explanation may go on after a number of the evidence: the words that give it its role
 SHARE_SUFFIXES = ("%", " percent")
@@ -363,7 +364,7 @@ class ExplanationConstraint(TextConstraint):
         self.recommended = {evidence.title}
 
     def allows(self, text: str) -> bool:
-        if self.checker.prefix_failure(text, self.evidence) is not None:
+        if self.checker.prefix_failure(text, self.evidence) is not None or not self._tidy(text):
             return False
         # the start names the recommended movie; naming it again is how a small model loops or says nothing
         rest = text[len(self.start) :] if text.startswith(self.start) else text
@@ -375,7 +376,12 @@ class ExplanationConstraint(TextConstraint):
         return not _TERMINATORS.search(text[-2:]) or self.complete(text)
 
     def complete(self, text: str) -> bool:
-        return self.checker.check(text, self.evidence) is None
+        return self.checker.check(text, self.evidence) is None and self._tidy(text)
+
+    def _tidy(self, text: str) -> bool:
+        """No words glued together outside titles ("comedyLEGATO"): a small model's way past the
+        word-bounded title and genre rules, never a sentence a reader should get."""
+        return not _GLUED_WORDS.search(mask_spans(text, self.checker.title_spans(text)))
 
 
 # the words a slot-filled explanation may put between its claims (the LLM picks which and where)
@@ -447,37 +453,120 @@ class Explanation:
     check_passed: bool  # False: the LLM's phrasing failed the check and the template was used
     check_failure: str | None
     completion_tokens: int = 0
+    attempts: int = 1  # 2: the first phrasing failed and the retry (told why) was used or failed too
+    rejected: str | None = None  # the LLM's phrasing that failed the check (text holds the template then)
+
+
+# how the LLM is asked to phrase an explanation (docs/llm.md, measured in docs/benchmarks.md):
+# free: one prompt per item, free greedy text (the original); retry: free, and a failed phrasing is asked
+# for once more with the check's reason; per-user: one prompt per user, one line per item; guided: decoding
+# kept to what the check can pass (ExplanationConstraint); slots: decoding kept to the evidence's claims
+# joined by connecting words (SlotConstraint)
+APPROACHES = ("free", "retry", "per-user", "guided", "slots")
+_NUMBERED_LINE = re.compile(r"^\s*(?P<n>\d+)\s*[.):-]\s*(?P<text>.+?)\s*$", re.MULTILINE)
 
 
 class LLMExplainer:
     def __init__(
-        self, backend: LLMBackend, builder: PromptBuilder, checker: ExplanationChecker, *, max_new_tokens: int = 60
+        self,
+        backend: LLMBackend,
+        builder: PromptBuilder,
+        checker: ExplanationChecker,
+        *,
+        max_new_tokens: int = 60,
+        approach: str = "guided",
     ):
+        if approach not in APPROACHES:
+            raise ValueError(f"unknown explanation approach {approach!r}; choose one of {', '.join(APPROACHES)}")
         self.backend = backend
         self.builder = builder
         self.checker = checker
         self.max_new_tokens = max_new_tokens
+        self.approach = approach
 
     def explain(self, requests: Sequence[tuple[str, str, Evidence]]) -> list[Explanation]:
+        if self.approach in ("guided", "slots"):
+            return self._guided(requests)
+        if self.approach == "per-user":
+            return self._per_user(requests)
+        results = self._free(requests)
+        return self.retry_failed(requests, results) if self.approach == "retry" else results
+
+    def _checked(self, request: tuple[str, str, Evidence], text: str, tokens: int, attempts: int = 1) -> Explanation:
+        user, item, evidence = request
+        failure = self.checker.check(text, evidence)
+        if failure is None:
+            return Explanation(user, item, text.strip(), "llm", True, None, tokens, attempts)
+        return Explanation(
+            user, item, template_explanation(evidence), "template", False, failure, tokens, attempts, text.strip()
+        )
+
+    def _free(self, requests: Sequence[tuple[str, str, Evidence]]) -> list[Explanation]:
         chats = [self.builder.explain(evidence.title, evidence_facts(evidence)) for _, _, evidence in requests]
         generations = self.backend.generate(chats, max_new_tokens=self.max_new_tokens)
+        return [self._checked(r, g.text, g.completion_tokens) for r, g in zip(requests, generations, strict=True)]
+
+    def retry_failed(
+        self, requests: Sequence[tuple[str, str, Evidence]], results: Sequence[Explanation]
+    ) -> list[Explanation]:
+        """One more try for each failed phrasing, the model shown its answer and the check's reason."""
+        failed = [n for n, r in enumerate(results) if not r.check_passed]
+        chats = []
+        for n in failed:
+            evidence = requests[n][2]
+            first = self.builder.explain(evidence.title, evidence_facts(evidence))
+            chats.append(
+                [
+                    *first,
+                    {"role": "assistant", "content": results[n].rejected or ""},
+                    {"role": "user", "content": (
+                        f"That sentence was rejected: it {results[n].check_failure}. Write it again, starting with "
+                        f'"You might like {evidence.title} because", using only the evidence above.'
+                    )},
+                ]
+            )  # fmt: skip
+        retried = list(results)
+        for n, generation in zip(failed, self.backend.generate(chats, max_new_tokens=self.max_new_tokens), strict=True):
+            tokens = results[n].completion_tokens + generation.completion_tokens
+            retried[n] = self._checked(requests[n], generation.text, tokens, attempts=2)
+        return retried
+
+    def _per_user(self, requests: Sequence[tuple[str, str, Evidence]]) -> list[Explanation]:
+        """All of a user's items in one prompt, one numbered line each."""
+        by_user: dict[str, list[int]] = {}
+        for n, (user, _, _) in enumerate(requests):
+            by_user.setdefault(user, []).append(n)
+        groups = list(by_user.values())
+        chats = [
+            self.builder.explain_items([(requests[n][2].title, evidence_facts(requests[n][2])) for n in group])
+            for group in groups
+        ]
+        budget = self.max_new_tokens * max((len(g) for g in groups), default=1)
+        generations = self.backend.generate(chats, max_new_tokens=budget)
+        results: list[Explanation | None] = [None] * len(requests)
+        for group, generation in zip(groups, generations, strict=True):
+            lines = {int(m["n"]): m["text"] for m in _NUMBERED_LINE.finditer(generation.text)}
+            share = generation.completion_tokens // max(1, len(group))
+            for position, n in enumerate(group, start=1):
+                if position in lines:
+                    results[n] = self._checked(requests[n], lines[position], share)
+                else:
+                    user, item, evidence = requests[n]
+                    results[n] = Explanation(
+                        user, item, template_explanation(evidence), "template", False,
+                        f"no line {position} for this item in the answer", share,
+                    )  # fmt: skip
+        return [r for r in results if r is not None]
+
+    def _guided(self, requests: Sequence[tuple[str, str, Evidence]]) -> list[Explanation]:
+        constraint = SlotConstraint if self.approach == "slots" else ExplanationConstraint
+        chats = [self.builder.explain(display_title(e.title), evidence_claims(e)) for _, _, e in requests]
+        constraints = [constraint(self.checker, e) for _, _, e in requests]
+        generations = self.backend.generate_guided(chats, constraints, max_new_tokens=self.max_new_tokens)
         results = []
-        for (user, item, evidence), generation in zip(requests, generations, strict=True):
-            failure = self.checker.check(generation.text, evidence)
-            if failure is None:
-                results.append(
-                    Explanation(user, item, generation.text.strip(), "llm", True, None, generation.completion_tokens)
-                )
-            else:
-                results.append(
-                    Explanation(
-                        user,
-                        item,
-                        template_explanation(evidence),
-                        "template",
-                        False,
-                        failure,
-                        generation.completion_tokens,
-                    )
-                )
+        for request, generation in zip(requests, generations, strict=True):
+            result = self._checked(request, generation.text, generation.completion_tokens)
+            if not generation.text:  # decoding found no sentence the check passes within the token limit
+                result = replace(result, check_failure=f"no passing sentence within {self.max_new_tokens} tokens")
+            results.append(result)
         return results

@@ -190,6 +190,7 @@ def llm_rerank_and_explain(
             backend,
             PromptBuilder(backend.count_tokens, settings.llm_prompt_tokens),
             ExplanationChecker.from_items(items),
+            approach=settings.llm_explanation_approach,
         )
         if settings.llm_explanations == "llm"
         else None
