@@ -107,7 +107,11 @@ def recommend_batch(
         "reranker": f"llm {settings.llm_rerank_mode}, blend {blend_record.verdict}"
         if blend_record
         else "none (first-stage order)",
-        "explanations": f"{settings.llm_explanations} (checked, template fallback)"
+        "explanations": (
+            f"llm ({settings.llm_explanation_approach}, checked, template fallback)"
+            if settings.llm_explanations == "llm"
+            else "template from evidence"
+        )
         if use_llm
         else "template from evidence",
         "llm_users_per_run": settings.llm_users_per_run if use_llm else 0,

@@ -554,7 +554,7 @@ class LLMExplainer:
                     user, item, evidence = requests[n]
                     results[n] = Explanation(
                         user, item, template_explanation(evidence), "template", False,
-                        f"no line {position} for this item in the answer", share,
+                        f"no line {position} for this item in the answer", share, 1, "",
                     )  # fmt: skip
         return [r for r in results if r is not None]
 

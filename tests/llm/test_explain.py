@@ -144,3 +144,59 @@ def test_template_passes_for_every_evidence_shape() -> None:
     ]
     for evidence in shapes:
         assert checker.check(template_explanation(evidence), evidence) is None, template_explanation(evidence)
+
+
+@pytest.fixture(scope="module")
+def ml100k_requests(ml100k_warehouse_path):
+    import duckdb
+
+    con = duckdb.connect(str(ml100k_warehouse_path), read_only=True)
+    items = items_frame(con)
+    index = EvidenceIndex(interactions_frame(con), items)
+    checker = ExplanationChecker.from_items(items)
+    con.close()
+    return checker, [("1", item, index.evidence("1", item)) for item in ("294", "313", "300")]
+
+
+@pytest.mark.parametrize(
+    "approach",
+    [
+        "guided",
+        "slots",
+        pytest.param("retry", marks=pytest.mark.slow),
+        pytest.param("per-user", marks=pytest.mark.slow),
+    ],
+)
+def test_each_approach_records_the_pass_or_the_fallback_reason(smollm2, ml100k_requests, approach: str) -> None:
+    checker, requests = ml100k_requests
+    explainer = LLMExplainer(
+        smollm2, PromptBuilder(smollm2.count_tokens), checker, approach=approach, max_new_tokens=40
+    )
+    results = explainer.explain(requests)
+    assert [(r.user_id, r.item_id) for r in results] == [(u, i) for u, i, _ in requests]
+    for result, (_, _, evidence) in zip(results, requests, strict=True):
+        if result.source == "llm":
+            assert result.check_passed and result.check_failure is None and result.rejected is None
+            assert checker.check(result.text, evidence) is None
+        else:
+            assert not result.check_passed and result.check_failure and result.rejected is not None
+            assert result.text == template_explanation(evidence)
+            if result.rejected:  # the model's own text, and exactly why it failed
+                assert checker.check(result.rejected, evidence) == result.check_failure
+        if approach in ("guided", "slots"):  # decoded under the constraint: passes unless none was found
+            assert result.check_passed or result.check_failure == "no passing sentence within 40 tokens"
+        if approach == "retry":  # a failed first phrasing was tried once more
+            assert result.check_passed or result.attempts == 2
+
+
+def test_guided_fallback_when_no_sentence_fits_the_token_limit(smollm2, ml100k_requests) -> None:
+    checker, requests = ml100k_requests
+    explainer = LLMExplainer(smollm2, PromptBuilder(smollm2.count_tokens), checker, approach="guided", max_new_tokens=2)
+    for result, (_, _, evidence) in zip(explainer.explain(requests), requests, strict=True):
+        assert result.source == "template" and result.check_failure == "no passing sentence within 2 tokens"
+        assert result.text == template_explanation(evidence)
+
+
+def test_unknown_approach_is_refused(smollm2, ml100k_requests) -> None:
+    with pytest.raises(ValueError, match="unknown explanation approach 'poetry'"):
+        LLMExplainer(smollm2, PromptBuilder(smollm2.count_tokens), ml100k_requests[0], approach="poetry")
