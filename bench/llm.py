@@ -128,7 +128,7 @@ def explanation_summary(explanations: list, seconds: float) -> dict[str, Any]:
 
 
 def explain_section(
-    con, backend, args, candidates: pl.DataFrame, train: pl.DataFrame, users: list[str]
+    con, backend, args, candidates: pl.DataFrame, train: pl.DataFrame, users: list[str], checkpoint=None
 ) -> dict[str, Any]:
     """Each explanation approach on the same requests (final top-5 of the same users), then the free
     approach one request at a time (batching speed-up)."""
@@ -157,6 +157,8 @@ def explain_section(
         approaches[approach] = {"batch_size": args.batch_size, **explanation_summary(explanations, seconds)}
         print(f"explain {approach}: pass {approaches[approach]['check_pass_rate']:.1%} in {seconds:.0f} s "
               f"{approaches[approach]['fallback_reasons']}", flush=True)  # fmt: skip
+        if checkpoint is not None:  # a long run keeps what it has measured so far
+            checkpoint({"users": len(chosen), "requests": len(requests), "approaches": approaches, "partial": True})
     result: dict[str, Any] = {"users": len(chosen), "requests": len(requests), "approaches": approaches}
     if args.single_requests and free is not None:
         backend.batch_size = 1
@@ -240,8 +242,12 @@ def main() -> None:
                                "model_load_seconds": time.perf_counter() - load_started}  # fmt: skip
     rerank = rerank_section(con, backend, args)
     if "explain" in args.sections:
+
+        def checkpoint(partial: dict[str, Any]) -> None:
+            write_result(args.result_name, {**payload, "explain": partial, "seconds": time.perf_counter() - started})
+
         payload["explain"] = explain_section(
-            con, backend, args, rerank["candidates"], rerank["train"], rerank["test_user_ids"]
+            con, backend, args, rerank["candidates"], rerank["train"], rerank["test_user_ids"], checkpoint
         )
     if "rating" in args.sections:
         payload["rating"] = rating_section(con, backend, args)

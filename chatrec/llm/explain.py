@@ -255,13 +255,10 @@ class ExplanationChecker:
             if max(co_likers, default=0) < _VAGUE_MINIMUM[vague["word"].casefold()]:
                 return f"claims {vague['word'].lower()} of people"
         roles: dict[str, tuple[str, ...]] = {}
-        title = display_title(evidence.title).casefold()
         for history in evidence.similar_history:
             # a count is said with the pair it counts, so it can never be paired with the wrong movie
-            count, liked = history["co_likers"], display_title(history["title"]).casefold()
-            noun = "person" if count == 1 else "people"
-            pairs = (f" {noun} liked both {liked} and {title}", f" {noun} who liked {liked} also liked {title}")
-            roles[str(count)] = roles.get(str(count), ()) + pairs
+            key = str(history["co_likers"])
+            roles[key] = roles.get(key, ()) + tuple(p.casefold() for p in _count_pairs(history, evidence))
         for history in evidence.similar_history:
             if history["rating"] is not None:
                 key = f"{float(history['rating']):g}"
@@ -331,6 +328,13 @@ class ExplanationChecker:
         return spans
 
 
+def _count_pairs(history: dict, evidence: Evidence) -> tuple[str, str]:
+    """The words that must follow a co-liker count: the pair of movies it counts."""
+    count, liked, title = history["co_likers"], display_title(history["title"]), display_title(evidence.title)
+    noun = "person" if count == 1 else "people"
+    return f" {noun} liked both {liked} and {title}", f" {noun} who liked {liked} also liked {title}"
+
+
 def _rating_claims_ok(text: str, evidence: Evidence) -> str | None:
     def forms(title: str) -> set[str]:
         return {f.casefold() for f in title_forms(title)}
@@ -362,12 +366,16 @@ class ExplanationConstraint(TextConstraint):
         self.evidence = evidence
         self.start = start if start is not None else f"You might like {display_title(evidence.title)} because"
         self.recommended = {evidence.title}
+        self.pairs = [p.strip() for count in evidence.similar_history for p in _count_pairs(count, evidence)]
 
     def allows(self, text: str) -> bool:
         if self.checker.prefix_failure(text, self.evidence) is not None or not self._tidy(text):
             return False
-        # the start names the recommended movie; naming it again is how a small model loops or says nothing
+        # the start names the recommended movie; naming it again (other than in a count's pair, "131 people
+        # liked both Fargo and The Usual Suspects") is how a small model loops or says nothing
         rest = text[len(self.start) :] if text.startswith(self.start) else text
+        for pair in self.pairs:
+            rest = re.sub(re.escape(pair), " ", rest, flags=re.IGNORECASE)
         if self.recommended & {
             self.checker.form_to_title.get(m.group(1).casefold()) for m in self.checker.pattern.finditer(rest)
         }:

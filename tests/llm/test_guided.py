@@ -230,8 +230,12 @@ def test_slots_admit_only_the_evidence_claims_joined_by_connectors(checker) -> N
     ]
     good = "You might like The Usual Suspects because you rated Fargo 5/5, and what is more it is crime, thriller, like 42% of your favourites."
     assert slots.complete(good) and checker.check(good, EVIDENCE) is None
-    for cut in range(len(slots.start), len(good)):
-        assert slots.allows(good[:cut]), good[:cut]
+    both = "You might like The Usual Suspects because 131 people liked both Fargo and The Usual Suspects."
+    for sentence in (good, both):
+        assert slots.complete(sentence)
+        for cut in range(len(slots.start), len(sentence)):
+            assert slots.allows(sentence[:cut]), sentence[:cut]
+    assert not slots.allows("You might like The Usual Suspects because you rated Fargo 5/5 and The Usual Suspects")
     assert not slots.complete("You might like The Usual Suspects because you rated Fargo")  # a claim cut short
     for bad in [
         "You might like The Usual Suspects because Fargo ",  # a title outside a claim
