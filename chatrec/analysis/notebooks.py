@@ -8,6 +8,8 @@ CHATREC_* variables to the marimo process.
 from __future__ import annotations
 
 import html
+import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -102,8 +104,14 @@ def export_html(
     rather than its CDN, so it needs no network; `args` reach the notebook as `mo.cli_args()`; like any ES-module app it must be opened over HTTP
     (`chatrec dashboards index`), not as a file:// URL. Raises NotebookError naming the failing cells.
     """
-    import marimo
-
+    # marimo's version and its frontend files, without importing it into this process: once "marimo"
+    # is in sys.modules, transformers takes the process for a notebook and its Trainer (imported by
+    # sentence-transformers) then needs IPython, so a later text encoder in the same process failed
+    version = importlib.metadata.version("marimo")
+    spec = importlib.util.find_spec("marimo")
+    if spec is None or not spec.submodule_search_locations:
+        raise NotebookError("marimo is not installed (it ships with chatrec: reinstall the package)")
+    static = Path(spec.submodule_search_locations[0]) / "_static"
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.stem}.{os.getpid()}.tmp.html")
     result = subprocess.run(
@@ -114,13 +122,13 @@ def export_html(
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
         raise NotebookError(f"notebook {name} failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
-    cdn = f"https://cdn.jsdelivr.net/npm/@marimo-team/frontend@{marimo.__version__}/dist"
+    cdn = f"https://cdn.jsdelivr.net/npm/@marimo-team/frontend@{version}/dist"
     assets = target.parent / ASSETS_DIR
     stamp = assets / ".version"
-    if not stamp.is_file() or stamp.read_text() != marimo.__version__:
+    if not stamp.is_file() or stamp.read_text() != version:
         shutil.rmtree(assets, ignore_errors=True)
-        shutil.copytree(Path(marimo.__file__).parent / "_static", assets)
-        stamp.write_text(marimo.__version__)
+        shutil.copytree(static, assets)
+        stamp.write_text(version)
     partial.write_text(partial.read_text().replace(cdn, f"./{ASSETS_DIR}"))
     os.replace(partial, target)  # a reader never sees half a page
     return target

@@ -4,6 +4,7 @@ error cell: on an empty warehouse and on one lacking optional data it says what 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,11 @@ def test_each_notebook_explains_an_empty_warehouse(name: str, empty_warehouse: S
 
 def test_a_missing_warehouse_file_is_explained(tmp_path: Path) -> None:
     settings = Settings(warehouse_path=tmp_path / "nowhere.duckdb")
+    imported = "marimo" in sys.modules
     assert "No warehouse to read" in shown(run("tour", settings, tmp_path))
+    # the export runs marimo in a child process and does not import it here: with marimo in
+    # sys.modules transformers takes the process for a notebook, and a later text encoder failed
+    assert ("marimo" in sys.modules) == imported
 
 
 def test_notebooks_adapt_to_a_data_set_without_user_attributes_monitoring_or_llm(
