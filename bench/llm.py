@@ -3,6 +3,14 @@
 python -m bench.llm [--val-users 40] [--test-users 60] [--modes choice listwise yesno] [--explain-users 50]
                     [--explain-approaches free retry per-user guided slots] [--rating-pairs 60] [--threads 1]
                     [--sections rerank explain rating] [--model SmolLM2-135M-Instruct]
+                    [--backends transformers ctranslate2]
+
+Every backend named runs in the same process on the same users, candidates and prompts, interleaved
+mode by mode (so a change in the machine's load hits them alike); each backend's peak memory is
+measured in a fresh process (`--memory-probe`) that loads it and decodes one batch of explanations.
+On a shared machine the backends can also run as parallel processes over the same window, each
+writing its own result (`--result-name llm_transformers`), joined afterwards (`--merge llm_transformers
+llm_ctranslate2`, into `--result-name`, default llm); the users, candidates and prompts are the same (seeded).
 
 Re-ranking uses the Chat-Rec protocol of bench.quality (per-user random 80/20 split, seed 42, the
 best first stage: EASE rating-weighted, l2=400, top-20 candidates, relevant = held-out ratings >= 4).
@@ -20,8 +28,12 @@ is cross-fitted (fit on one half of the pairs, scored on the other, and vice ver
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,12 +42,14 @@ import numpy as np
 import polars as pl
 import torch
 
-from bench.common import ml100k_warehouse, read_only, write_result
+from bench.common import RESULTS, ml100k_warehouse, read_only, write_result
 from chatrec.data.frames import interactions_frame, items_frame, users_frame
 from chatrec.evaluation.metrics import ndcg_at_k, precision_at_k, recall_at_k
 from chatrec.evaluation.protocols import movielens_file_order
 from chatrec.evaluation.splitting import ml100k_fold, per_user_random_split
 from chatrec.explain.evidence import EvidenceIndex
+from chatrec.llm.backends.base import LLMBackend
+from chatrec.llm.backends.ct2_backend import CTranslate2Backend
 from chatrec.llm.backends.transformers_backend import TransformersBackend
 from chatrec.llm.context import Catalogue, ContextBuilder
 from chatrec.llm.explain import APPROACHES, ExplanationChecker, LLMExplainer
@@ -59,7 +73,8 @@ def ranking_metrics(final: pl.DataFrame, relevant: pl.DataFrame) -> dict[str, fl
     }
 
 
-def rerank_section(con, backend, args) -> dict[str, Any]:
+def rerank_setup(con, args) -> dict[str, Any]:
+    """The users, first-stage candidates and relevant items every backend and mode is measured on."""
     interactions, items = interactions_frame(con), items_frame(con)
     train, test = per_user_random_split(interactions, 0.2, seed=SEED)
     relevant = test.filter(pl.col("rating") >= RELEVANT)
@@ -73,33 +88,46 @@ def rerank_section(con, backend, args) -> dict[str, Any]:
     relevant_val = relevant.filter(pl.col("user_id").is_in(val_users))
     relevant = relevant.filter(in_test)
     contexts = ContextBuilder(Catalogue(items), train, users_frame(con))
+    return {"val_users": val_users, "test_users": test_users, "candidates": candidates, "in_test": in_test,
+            "relevant": relevant, "relevant_val": relevant_val, "contexts": contexts, "train": train,
+            "first_stage": {"mode": "first stage (EASE)", "weight": 0.0,
+                            **ranking_metrics(candidates.filter(in_test), relevant)},
+            "candidate_recall": recall_at_k(candidates.filter(in_test), relevant, N_CANDIDATES)}  # fmt: skip
+
+
+def rerank_mode(setup: dict[str, Any], backend: LLMBackend, mode: str, args) -> list[dict[str, Any]]:
+    """One re-rank mode on one backend: the LLM alone and the blend fitted on the validation users."""
+    candidates, in_test = setup["candidates"], setup["in_test"]
     builder = PromptBuilder(backend.count_tokens, args.prompt_tokens)
-    rows = [{"mode": "first stage (EASE)", "weight": 0.0, **ranking_metrics(candidates.filter(in_test), relevant)}]
-    candidate_recall = recall_at_k(candidates.filter(in_test), relevant, N_CANDIDATES)
-    for mode in args.modes:
-        reranker = LLMReranker(backend, builder, contexts, mode)
-        scores, stats = reranker.score(candidates, K)
-        metrics = stats.as_metrics()
-        by_user = {s.user_id: s for s in scores}
-        val_scores = [by_user[u] for u in val_users]
-        test_scores = [by_user[u] for u in test_users]
-        fit = fit_blend_weight(candidates.filter(~in_test), val_scores, relevant_val, K)
-        health = {
-            "valid_output_rate": metrics["valid_output_rate"], "invented_items": metrics["invalid_items"],
-            "duplicate_items": metrics["duplicate_items"], "latency_ms_per_user": metrics["latency_ms_per_user"],
-            "users_per_minute": 60_000 / metrics["latency_ms_per_user"], "prompt_tokens_mean": metrics["prompt_tokens_mean"],
-        }  # fmt: skip
-        llm_only = blend(candidates.filter(in_test), test_scores, 1.0, K)
-        blended = blend(candidates.filter(in_test), test_scores, fit.weight, K)
-        rows.append({"mode": f"LLM {mode} alone", "weight": 1.0, **ranking_metrics(llm_only, relevant), **health})
-        rows.append({"mode": f"blend {mode} (w fitted on validation)", "weight": fit.weight,
-                     "validation_ndcg_by_weight": fit.ndcg_by_weight, **ranking_metrics(blended, relevant), **health})  # fmt: skip
-        print(
-            f"{mode}: w={fit.weight} valid={health['valid_output_rate']} {health['latency_ms_per_user']:.0f} ms/user",
-            flush=True,
-        )
-    return {"val_users": len(val_users), "test_users": len(test_users), "candidate_recall_at_20": candidate_recall,
-            "rows": rows, "test_user_ids": test_users, "candidates": candidates, "train": train}  # fmt: skip
+    reranker = LLMReranker(backend, builder, setup["contexts"], mode)
+    scores, stats = reranker.score(candidates, K)
+    metrics = stats.as_metrics()
+    by_user = {s.user_id: s for s in scores}
+    val_scores = [by_user[u] for u in setup["val_users"]]
+    test_scores = [by_user[u] for u in setup["test_users"]]
+    fit = fit_blend_weight(candidates.filter(~in_test), val_scores, setup["relevant_val"], K)
+    health = {
+        "valid_output_rate": metrics["valid_output_rate"], "invented_items": metrics["invalid_items"],
+        "duplicate_items": metrics["duplicate_items"], "latency_ms_per_user": metrics["latency_ms_per_user"],
+        "users_per_minute": 60_000 / metrics["latency_ms_per_user"], "prompt_tokens_mean": metrics["prompt_tokens_mean"],
+    }  # fmt: skip
+    relevant = setup["relevant"]
+    llm_only = blend(candidates.filter(in_test), test_scores, 1.0, K)
+    blended = blend(candidates.filter(in_test), test_scores, fit.weight, K)
+    print(
+        f"{backend_name(backend)} {mode}: w={fit.weight} valid={health['valid_output_rate']} "
+        f"{health['latency_ms_per_user']:.0f} ms/user",
+        flush=True,
+    )
+    return [
+        {"mode": f"LLM {mode} alone", "weight": 1.0, **ranking_metrics(llm_only, relevant), **health},
+        {"mode": f"blend {mode} (w fitted on validation)", "weight": fit.weight,
+         "validation_ndcg_by_weight": fit.ndcg_by_weight, **ranking_metrics(blended, relevant), **health},
+    ]  # fmt: skip
+
+
+def backend_name(backend: LLMBackend) -> str:
+    return "ctranslate2" if isinstance(backend, CTranslate2Backend) else "transformers"
 
 
 def failure_kind(reason: str) -> str:
@@ -214,9 +242,53 @@ def rating_section(con, backend, args) -> dict[str, Any]:
     return {"folds": folds, "mean": mean}
 
 
+def load_backend(name: str, args) -> LLMBackend:
+    cache = Path("var/cache")
+    if name == "ctranslate2":
+        return CTranslate2Backend(args.model, cache_dir=cache, batch_size=args.batch_size, threads=args.threads)
+    return TransformersBackend(args.model, cache_dir=cache, batch_size=args.batch_size)
+
+
+def memory_probe(name: str, args) -> dict[str, float]:
+    """In a fresh process: RSS after imports, after loading `name`, and the peak while it decodes one
+    batch of explanation-sized requests (what one backend costs on its own). The peak is sampled
+    (ru_maxrss would carry the parent process's high-water mark across fork and exec)."""
+    import threading
+
+    import psutil
+
+    process = psutil.Process()
+    rss = process.memory_info().rss / 2**20
+    backend = load_backend(name, args)
+    loaded = process.memory_info().rss / 2**20
+    peak, done = [loaded], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak.append(process.memory_info().rss / 2**20)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    chats = [[{"role": "user", "content": f"In one sentence, why would a fan of movie {i} enjoy Fargo (1996)?"}]
+             for i in range(args.batch_size)]  # fmt: skip
+    backend.generate(chats, max_new_tokens=48)
+    done.set()
+    sampler.join()
+    return {"rss_before_load_mb": rss, "rss_loaded_mb": loaded, "peak_rss_mb": max(peak), "load_rise_mb": loaded - rss}
+
+
+def run_memory_probe(name: str, args) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.llm", "--memory-probe", name, "--model", args.model,
+               "--batch-size", str(args.batch_size), "--threads", str(args.threads)]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    return dict(json.loads(output.stdout.strip().splitlines()[-1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="SmolLM2-135M-Instruct")
+    parser.add_argument("--backends", nargs="+", default=["transformers", "ctranslate2"],
+                        choices=["transformers", "ctranslate2"])  # fmt: skip
     parser.add_argument("--val-users", type=int, default=40)
     parser.add_argument("--test-users", type=int, default=60)
     parser.add_argument("--modes", nargs="*", default=["choice", "listwise", "yesno"])
@@ -227,33 +299,88 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--prompt-tokens", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--sections", nargs="+", default=["rerank", "explain", "rating"])
+    parser.add_argument("--sections", nargs="+", default=["rerank", "explain"], choices=["rerank", "explain", "rating"])
     parser.add_argument(
         "--result-name", default="llm", help="bench/results/<name>.json (llm_explain: explanations only)"
     )
+    parser.add_argument("--memory-probe", choices=["transformers", "ctranslate2"], help=argparse.SUPPRESS)
+    parser.add_argument("--merge", nargs="+", help="join these results (one per backend) into --result-name")
+    parser.add_argument("--reprobe", action="store_true", help="with --merge: measure each backend's memory again")
     args = parser.parse_args()
+    if args.merge:
+        print(merge_results(args.merge, args.result_name, args if args.reprobe else None))
+        return
     torch.set_num_threads(args.threads)
-    started = time.perf_counter()
+    if args.memory_probe:
+        print(json.dumps(memory_probe(args.memory_probe, args)))
+        return
+    started, load_start = time.perf_counter(), os.getloadavg()
     warehouse = ml100k_warehouse()
     con = read_only(warehouse)
-    load_started = time.perf_counter()
-    backend = TransformersBackend(args.model, cache_dir=Path("var/cache"), batch_size=args.batch_size)
-    payload: dict[str, Any] = {"model": args.model, "seed": SEED, "args": vars(args),
-                               "model_load_seconds": time.perf_counter() - load_started}  # fmt: skip
-    rerank = rerank_section(con, backend, args)
-    if "explain" in args.sections:
+    backends: dict[str, LLMBackend] = {}
+    runs: dict[str, dict[str, Any]] = {}
+    for name in args.backends:
+        load_started = time.perf_counter()
+        backends[name] = load_backend(name, args)
+        runs[name] = {"load_seconds": time.perf_counter() - load_started, "memory": run_memory_probe(name, args),
+                      "rows": []}  # fmt: skip
+    setup = rerank_setup(con, args)
 
-        def checkpoint(partial: dict[str, Any]) -> None:
-            write_result(args.result_name, {**payload, "explain": partial, "seconds": time.perf_counter() - started})
+    def save() -> Path:
+        # after every step, so a run stopped early (a shared machine, a deadline) keeps what it measured
+        payload: dict[str, Any] = {
+            "model": args.model, "seed": SEED, "args": vars(args), "backends": runs,
+            "rerank": {"val_users": len(setup["val_users"]), "test_users": len(setup["test_users"]),
+                       "candidate_recall_at_20": setup["candidate_recall"], "first_stage": setup["first_stage"],
+                       "test_user_ids": setup["test_users"]},
+            "seconds": time.perf_counter() - started,
+            # other jobs share the machine: its load before and after, for the reader to judge
+            "load_average_start": load_start, "load_average_end": os.getloadavg(),
+        }  # fmt: skip
+        return write_result(args.result_name, payload)
 
-        payload["explain"] = explain_section(
-            con, backend, args, rerank["candidates"], rerank["train"], rerank["test_user_ids"], checkpoint
-        )
-    if "rating" in args.sections:
-        payload["rating"] = rating_section(con, backend, args)
-    payload["rerank"] = {k: v for k, v in rerank.items() if k not in ("candidates", "train")}
-    payload["seconds"] = time.perf_counter() - started
-    print(write_result(args.result_name, payload))
+    # interleaved, each step on every backend before the next: the first mode, the explanations, the
+    # other modes, the rating
+    modes = args.modes if "rerank" in args.sections else []
+    steps = [("rerank", m) for m in modes[:1]] + [("explain", "")] * ("explain" in args.sections)
+    steps += [("rerank", m) for m in modes[1:]] + [("rating", "")] * ("rating" in args.sections)
+    for kind, mode in steps:
+        for name, backend in backends.items():
+            if kind == "rerank":
+                runs[name]["rows"] += rerank_mode(setup, backend, mode, args)
+            elif kind == "explain":
+
+                def checkpoint(partial: dict[str, Any], name: str = name) -> None:
+                    runs[name]["explain"] = partial  # a long run keeps what it has measured so far
+                    save()
+
+                runs[name]["explain"] = explain_section(
+                    con, backend, args, setup["candidates"], setup["train"], setup["test_users"], checkpoint
+                )
+            else:
+                runs[name]["rating"] = rating_section(con, backend, args)
+            save()
+    print(save())
+
+
+def merge_results(names: list[str], output: str, reprobe: argparse.Namespace | None = None) -> Path:
+    parts = [json.loads((RESULTS / f"{name}.json").read_text()) for name in names]
+    test_users = {tuple(part["rerank"]["test_user_ids"]) for part in parts}
+    if len(test_users) != 1:
+        raise SystemExit(f"{names} were not measured on the same test users: cannot be joined")
+    merged = {key: value for key, value in parts[0].items() if key != "machine"}
+    merged["backends"] = {name: run for part in parts for name, run in part["backends"].items()}
+    for name, run in merged["backends"].items():
+        if reprobe is not None:
+            run["memory"] = run_memory_probe(name, reprobe)
+    merged["seconds"] = max(part["seconds"] for part in parts)
+    merged["joined_from"] = {name: {"args": part["args"], "machine": part["machine"],
+                                    "load_average_start": part["load_average_start"],
+                                    "load_average_end": part["load_average_end"]}
+                             for name, part in zip(names, parts, strict=True)}  # fmt: skip
+    merged["load_average_start"] = [max(p["load_average_start"][i] for p in parts) for i in range(3)]
+    merged["load_average_end"] = [max(p["load_average_end"][i] for p in parts) for i in range(3)]
+    return write_result(output, merged)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
 """Wall time of the nightly pipeline on ML-100K, broken down by flow, on a fresh warehouse.
 
-    python -m bench.pipeline
+    python -m bench.pipeline [--nights 2] [--llm-users all|N] [--llm-backend auto|ctranslate2|transformers|none]
 
 Runs each stage flow of the nightly pipeline in order (ingest -> features -> retrain, which also fits
 the LLM blend weight -> recommend, which re-ranks and explains `llm_users_per_run` users with the LLM
 -> monitor) against a temporary Prefect API, as `chatrec run nightly` does, on the default settings,
 and times each; a second night on unchanged data shows what idempotency saves (re-ingest is a
 no-op, retraining reuses registered models and the fitted blend, features are reused).
+`--llm-users` / `--llm-backend` override the defaults (as CHATREC_LLM_USERS_PER_RUN / _BACKEND would);
+each night also reports the LLM stage's own figures from the warehouse (users, seconds, check pass rate)
+and the machine's load average (other jobs may share it).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 import time
@@ -19,7 +23,34 @@ from pathlib import Path
 from bench.common import write_result
 
 
+def llm_stage(warehouse: Path) -> dict[str, float]:
+    """The newest recommend run's LLM figures (monitoring.metrics, scope llm) and its LLM stage time."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT metric, value FROM monitoring.metrics WHERE scope = 'llm' AND run_id ="
+            " (SELECT run_id FROM recs.runs ORDER BY started_at DESC LIMIT 1)"
+        ).fetchall()
+    finally:
+        con.close()
+    figures = {metric: value for metric, value in rows}
+    if "latency_ms_per_user" in figures and "llm_users" in figures:
+        figures["llm_stage_seconds"] = figures["latency_ms_per_user"] * figures["llm_users"] / 1000
+    return figures
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nights", type=int, default=2)
+    parser.add_argument("--llm-users", help="users per run through the LLM: all or a number (default: the setting)")
+    parser.add_argument("--llm-backend", help="the LLM backend (default: the setting)")
+    args = parser.parse_args()
+    if args.llm_users:
+        os.environ["CHATREC_LLM_USERS_PER_RUN"] = args.llm_users
+    if args.llm_backend:
+        os.environ["CHATREC_LLM_BACKEND"] = args.llm_backend
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     workdir = Path(tempfile.mkdtemp(prefix="chatrec-pipeline-"))
     os.environ["CHATREC_WAREHOUSE_PATH"] = str(workdir / "chatrec.duckdb")
@@ -41,16 +72,19 @@ def main() -> None:
 
     nights = []
     with prefect_test_harness(server_startup_timeout=120):
-        for night in (1, 2):
-            timings = {}
+        for night in range(1, args.nights + 1):
+            timings: dict[str, object] = {"load_average_start": os.getloadavg()[0]}
             for name, flow in flows:
                 started = time.perf_counter()
                 # the monitor flow ends Failed when an alarm fires: still a completed stage
                 flow(return_state=True)
                 timings[name] = time.perf_counter() - started
-            timings["total"] = sum(timings.values())
+                print(f"night {night}: {name} {timings[name]:.1f}s", flush=True)
+            timings["total"] = sum(float(timings[name]) for name, _ in flows)  # type: ignore[arg-type]
+            timings["load_average_end"] = os.getloadavg()[0]
+            timings["llm"] = llm_stage(workdir / "chatrec.duckdb")
             nights.append(timings)
-            print(f"night {night}: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+            print(f"night {night}: total {timings['total']:.1f}s, LLM stage {timings['llm']}", flush=True)
     llm = {"backend": settings.llm_backend, "model": settings.llm_model, "mode": settings.llm_rerank_mode,
            "users_per_run": settings.llm_users_per_run, "blend_users": settings.llm_blend_users}  # fmt: skip
     path = write_result(

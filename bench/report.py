@@ -102,37 +102,75 @@ def llm_explain_tables() -> str:
     """bench/results/llm_explain.json: python -m bench.llm --sections explain --result-name llm_explain."""
     result = json.loads((RESULTS / "llm_explain.json").read_text())
     machine = result["machine"]
-    return "\n".join([*explain_lines(result["explain"]), "", f"Model {result['model']}; {machine['cpu_count']} CPU cores, "
+    explain = result.get("explain") or next(iter(result["backends"].values()))["explain"]
+    return "\n".join([*explain_lines(explain), "", f"Model {result['model']}; {machine['cpu_count']} CPU cores, "
                       f"torch {machine['torch']} ({machine['torch_threads']} threads); run {machine['when']}; "
                       f"whole benchmark {result['seconds'] / 60:.0f} min."])  # fmt: skip
 
 
+def explain_rate(explain: dict, label: str) -> float:
+    """Completion tokens per second of free (unconstrained) explanations, batched or one at a time."""
+    if "approaches" in explain:
+        return float((explain["approaches"]["free"] if label == "batched" else explain["single"])["tokens_per_second"])
+    return float(explain[label]["tokens_per_second"])
+
+
 def llm_tables() -> str:
-    """The LLM layer's tables from bench/results/llm.json (python -m bench.llm)."""
+    """The LLM layer's tables from bench/results/llm.json (python -m bench.llm), one row per backend."""
     result = json.loads((RESULTS / "llm.json").read_text())
-    rerank = result["rerank"]
+    rerank, runs = result["rerank"], result["backends"]
     lines = [
         f"Same {rerank['test_users']} test users and EASE top-20 candidates for every row "
         f"(candidate recall@20 {rerank['candidate_recall_at_20']:.4f}); blend weights fitted on "
-        f"{rerank['val_users']} other (validation) users.",
+        f"{rerank['val_users']} other (validation) users; every backend on the same prompts.",
         "",
-        "| ranking | weight w | P@5 | R@5 | NDCG@5 | valid output | invented / duplicate items | ms per user | users per min | prompt tokens |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | ranking | weight w | P@5 | R@5 | NDCG@5 | valid output | invented / duplicate items | ms per user | users per min | prompt tokens |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in rerank["rows"]:
-        health = (
-            f"{row['valid_output_rate']:.0%} | {row['invented_items']:.0f} / {row['duplicate_items']:.0f} | "
-            f"{row['latency_ms_per_user']:.0f} | {row['users_per_minute']:.1f} | {row['prompt_tokens_mean']:.0f}"
-            if "valid_output_rate" in row
-            else "– | – | – | – | –"
+    first = rerank["first_stage"]
+    lines.append(f"| – | {first['mode']} | 0 | {fmt(first['precision_at_5'])} | {fmt(first['recall_at_5'])} "
+                 f"| {fmt(first['ndcg_at_5'])} | – | – | – | – | – |")  # fmt: skip
+    for name, run in runs.items():
+        for row in run["rows"]:
+            health = (
+                f"{row['valid_output_rate']:.0%} | {row['invented_items']:.0f} / {row['duplicate_items']:.0f} | "
+                f"{row['latency_ms_per_user']:.0f} | {row['users_per_minute']:.1f} | {row['prompt_tokens_mean']:.0f}"
+            )
+            lines.append(f"| {name} | {row['mode']} | {row['weight']:g} | {fmt(row['precision_at_5'])} | {fmt(row['recall_at_5'])} "
+                         f"| {fmt(row['ndcg_at_5'])} | {health} |")  # fmt: skip
+    explained = {name: run["explain"] for name, run in runs.items() if "explain" in run}
+    for name, explain in explained.items():
+        lines += ["", f"Explanations, {name} backend:", "", *explain_lines(explain)]
+    lines += [
+        "",
+        "| backend | load s | RSS after imports MB | RSS loaded MB | peak RSS decoding a batch MB |",
+        "|---|---|---|---|---|",
+    ]
+    for name, run in runs.items():
+        m = run["memory"]
+        lines.append(
+            f"| {name} | {run['load_seconds']:.1f} | {m['rss_before_load_mb']:.0f} | {m['rss_loaded_mb']:.0f} | {m['peak_rss_mb']:.0f} |"
         )
-        lines.append(f"| {row['mode']} | {row['weight']:g} | {fmt(row['precision_at_5'])} | {fmt(row['recall_at_5'])} "
-                     f"| {fmt(row['ndcg_at_5'])} | {health} |")  # fmt: skip
-    if "explain" in result:
-        lines += ["", *explain_lines(result["explain"])]
-    if "rating" in result:
-        rating = result["rating"]
-        lines += ["", "| rating (u1..u5, sampled test pairs) | " + " | ".join(f"u{f['fold']}" for f in rating["folds"]) + " | mean |",
+    if {"transformers", "ctranslate2"} <= set(runs):
+        fast, slow = runs["ctranslate2"], runs["transformers"]
+        slow_by_mode = {row["mode"]: row for row in slow["rows"][::2]}
+        ratios = [f"{f['mode']}: {slow_by_mode[f['mode']]['latency_ms_per_user'] / f['latency_ms_per_user']:.1f}x"
+                  for f in fast["rows"][::2] if f["mode"] in slow_by_mode]  # fmt: skip
+        if "explain" in fast and "explain" in slow:
+            for label in ("batched", "single"):
+                ratio = explain_rate(fast["explain"], label) / explain_rate(slow["explain"], label)
+                ratios.append(f"explanation tokens/s {label}: {ratio:.1f}x")
+        lines += [
+            "",
+            "ctranslate2 / transformers speed (users per minute, tokens per second; same run): "
+            + "; ".join(ratios)
+            + ".",
+        ]
+    for name, run in runs.items():
+        if "rating" not in run:
+            continue
+        rating = run["rating"]
+        lines += ["", f"| rating, {name} (u1..u5, sampled test pairs) | " + " | ".join(f"u{f['fold']}" for f in rating["folds"]) + " | mean |",
                   "|---|" + "---|" * (len(rating["folds"]) + 1)]  # fmt: skip
         for key, label in (
             ("rmse_mf", "biased MF RMSE"),
@@ -144,15 +182,11 @@ def llm_tables() -> str:
                 + " | ".join(f"{f[key]:.4f}" for f in rating["folds"])
                 + f" | {rating['mean'][key]:.4f} |"
             )
-        lines.append(
-            "| fitted w (two halves) | "
-            + " | ".join("/".join(f"{w:.2f}" for w in f["weights"]) for f in rating["folds"])
-            + " | |"
-        )
     machine = result["machine"]
-    lines += ["", f"Model {result['model']} (load {result['model_load_seconds']:.1f} s); {machine['cpu_count']} CPU cores, "
-              f"torch {machine['torch']} ({machine['torch_threads']} threads, CUDA: {machine['cuda']}); run {machine['when']}; "
-              f"whole benchmark {result['seconds'] / 60:.0f} min."]  # fmt: skip
+    lines += ["", f"Model {result['model']}; {machine['cpu_count']} CPU cores, torch {machine['torch']} "
+              f"({machine['torch_threads']} threads, CUDA: {machine['cuda']}), ctranslate2 int8 with "
+              f"{result['args']['threads']} thread(s); run {machine['when']}; whole benchmark {result['seconds'] / 60:.0f} min; "
+              f"load average {result['load_average_start'][0]:.1f} at start, {result['load_average_end'][0]:.1f} at end (2 cores)."]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -1,12 +1,15 @@
 """Progress with counts and ETA for long stages (retrain per model, recommend per user, the LLM stage).
 
-A rich progress bar on a terminal; nothing on a pipe or in a log file (a worker, CI, `make run > log`),
-where carriage-return redraws would only leave debris.
+A rich progress bar on a terminal; on a pipe or in a log file (a worker, CI, `make run > log`), where
+carriage-return redraws would only leave debris, nothing, or with `log_every_s` a log line at most that
+often ("LLM re-rank + explain: 160/943 users, 2:10 elapsed, ETA 10:40") and one at the end.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -20,16 +23,48 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+log = logging.getLogger(__name__)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
+
 
 def interactive() -> bool:
     return sys.stderr.isatty()
 
 
 @contextmanager
-def progress(description: str, total: int, unit: str = "") -> Iterator[Callable[[int], None]]:
-    """Yields `advance(n)`; shows `description  ━━━━  3/10 units  0:00:12  ETA 0:00:28` on a terminal."""
-    if not interactive() or total <= 0:
+def progress(
+    description: str,
+    total: int,
+    unit: str = "",
+    *,
+    log_every_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Callable[[int], None]]:
+    """Yields `advance(n)`; shows `description  ━━━━  3/10 units  0:00:12  ETA 0:00:28` on a terminal,
+    and off a terminal logs the same at most every `log_every_s` seconds (None: stays silent)."""
+    if total <= 0 or (not interactive() and log_every_s is None):
         yield lambda n: None
+        return
+    if not interactive():
+        started = last = clock()
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done, last
+            done += n
+            now = clock()
+            if now - last >= (log_every_s or 0.0) or done >= total:
+                last = now
+                elapsed = now - started
+                eta = elapsed / done * (total - done) if done else float("nan")
+                log.info("%s: %d/%d %s, %s elapsed, ETA %s", description, done, total, unit, _clock(elapsed),
+                         _clock(eta) if done else "?")  # fmt: skip
+
+        yield advance
         return
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),

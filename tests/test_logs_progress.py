@@ -27,3 +27,16 @@ def test_progress_is_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]) -
             advance(1)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_progress_off_a_terminal_can_log_counts_and_eta(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    with (
+        caplog.at_level(logging.INFO, logger="chatrec.progress"),
+        progress("LLM", total=4, unit="users", log_every_s=30.0, clock=lambda: now[0]) as advance,
+    ):
+        for step in range(4):
+            now[0] = 20.0 * (step + 1)  # 20 s a user: logs at 40 s (30 s passed) and at the end
+            advance(1)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["LLM: 2/4 users, 0:40 elapsed, ETA 0:40", "LLM: 4/4 users, 1:20 elapsed, ETA 0:00"]

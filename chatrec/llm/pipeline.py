@@ -199,7 +199,8 @@ def llm_rerank_and_explain(
     finals: list[pl.DataFrame] = []
     explanations: list[Explanation] = []
     # users in chunks, for the progress bar; each chunk is still one batch for the backend
-    with progress("LLM re-rank + explain", total=len(users), unit="users") as advance:
+    # in a log (a worker, `make run > log`) a line every 30 s: users done, elapsed, ETA
+    with progress("LLM re-rank + explain", total=len(users), unit="users", log_every_s=30.0) as advance:
         for start in range(0, len(users), LLM_CHUNK_USERS):
             chunk = users[start : start + LLM_CHUNK_USERS]
             mine = candidates.filter(pl.col("user_id").is_in(chunk))
