@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -106,8 +107,8 @@ def write_pending(settings: Settings, batch: FeedbackBatch) -> Path:
 
 def apply_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """Store every pending chat feedback file through `con` (a writer's connection), oldest first, and
-    delete each once stored; returns the interaction rows loaded. A malformed file is left in place and
-    named in the error (nothing of it is stored)."""
+    delete each once stored; returns the interaction rows loaded. A malformed file never fails the
+    pipeline step that calls this: nothing of it is stored, it is renamed `*.bad` and named on stderr."""
     folder = pending_dir(settings)
     if not folder.is_dir():
         return 0
@@ -115,9 +116,12 @@ def apply_pending(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     for path in sorted(folder.glob("*.json")):
         try:
             batch = FeedbackBatch.from_json(path.read_text())
+            loaded += write_batch(con, batch)
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"pending chat feedback file {path} is malformed ({exc}); move it aside") from exc
-        loaded += write_batch(con, batch)
+            os.replace(path, path.with_name(path.name + ".bad"))
+            print(f"warning: pending chat feedback {path} is malformed ({exc}): kept as {path.name}.bad, not stored",
+                  file=sys.stderr)  # fmt: skip
+            continue
         path.unlink()
     return loaded
 

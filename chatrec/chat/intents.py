@@ -34,8 +34,9 @@ _GENRE_ALTERNATION = "|".join(sorted((re.escape(w) for w in GENRE_WORDS), key=le
 _EXCLUDE = re.compile(rf"\b{_NEGATION}({_GENRE_ALTERNATION})\b", re.IGNORECASE)
 _GENRE = re.compile(rf"\b({_GENRE_ALTERNATION})\b", re.IGNORECASE)
 _DECADE = re.compile(r"\b(?:from |in )?(?:the )?'?(?:(19|20)?(\d)0)'?s\b", re.IGNORECASE)
-_BEFORE = re.compile(r"\b(?:before|older than|prior to)\s+((?:19|20)\d\d)\b", re.IGNORECASE)
-_AFTER = re.compile(r"\b(?:after|since|newer than)\s+((?:19|20)\d\d)\b", re.IGNORECASE)
+_NOT = r"(?P<not>\b(?:nothing|not|no|none|never)\s+(?:\w+\s+)?)?"  # "nothing before 1980" = from 1980 on
+_BEFORE = re.compile(rf"{_NOT}\b(?:before|older than|prior to)\s+((?:19|20)\d\d)\b", re.IGNORECASE)
+_AFTER = re.compile(rf"{_NOT}\b(?:after|since|newer than)\s+((?:19|20)\d\d)\b", re.IGNORECASE)
 _LIGHTER = re.compile(
     r"\b(lighter|light-hearted|lighthearted|happier|feel-good|cheerful|uplifting|less (dark|serious|heavy))\b",
     re.IGNORECASE,
@@ -164,9 +165,20 @@ def parse(message: str, titles: TitleIndex) -> Intent:
         century = decade[1] or ("20" if decade[2] in "012" else "19")
         start = int(f"{century}{decade[2]}0")
         intent.year_range = (start, start + 9)
-    before, after = _BEFORE.search(text), _AFTER.search(text)
-    if before or after:
-        intent.year_range = (int(after[1]) + 1 if after else None, int(before[1]) - 1 if before else None)
+    lo: int | None = None
+    hi: int | None = None
+    for match in _BEFORE.finditer(text):
+        if match["not"]:
+            lo = int(match[2])
+        else:
+            hi = int(match[2]) - 1
+    for match in _AFTER.finditer(text):
+        if match["not"]:
+            hi = int(match[2])
+        else:
+            lo = int(match[2]) + 1
+    if lo is not None or hi is not None:
+        intent.year_range = (lo, hi)
     if _LIGHTER.search(text):
         intent.mood = 1
     elif _DARKER.search(text):

@@ -22,8 +22,11 @@ Every sentence states only what was computed: no zero counts, no description tha
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import duckdb
@@ -54,8 +57,9 @@ SEED_WEIGHT = 3.0
 LIKED_WEIGHT = 1.0
 QUERY_WEIGHT = 2.0
 MOOD_WEIGHT = 1.0
-GENRE_WEIGHT = 1.0
+GENRE_TIER = 100.0  # larger than any sum of the other terms
 DISLIKE_WEIGHT = 4.0  # times the raw cosine similarity to a disliked item
+MAX_QUOTED = 120  # characters of a request quoted back in explanations
 FEW_INTERACTIONS = 20  # a seed with fewer than this is also matched through its text embedding
 OFF_TOPIC_ANSWER = (
     "I can only help you find films: ask for a genre, a decade, something lighter, 'more like <title>', "
@@ -100,6 +104,16 @@ class SessionState:
     shown: list[str] = field(default_factory=list)
     focus: str | None = None  # the item the conversation is on (why / reference / named feedback)
     turns: list[Turn] = field(default_factory=list)
+
+
+@functools.cache
+def _encoder_for(model: str, device: str, cache_dir: str) -> ItemTextEncoder:
+    return ItemTextEncoder(model, device=device, cache_dir=Path(cache_dir) / "embeddings")
+
+
+def shared_encoder(settings: Settings) -> ItemTextEncoder:
+    """One text encoder per model, device and cache in a process: sessions share the loaded model."""
+    return _encoder_for(str(settings.embedding_model), settings.torch_device(), str(settings.cache_dir))
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
@@ -195,6 +209,8 @@ class ChatSession:
         self.last: list[ChatRecommendation] = []
         self._encoder: ItemTextEncoder | None = None
         self._content: np.ndarray | None = None
+        self._requests: dict[str, np.ndarray] = {}
+        self._content_lock = threading.Lock()
         self._checker = None
 
     # --- text embeddings (loaded only when a turn needs them) -------------------------------------
@@ -202,22 +218,49 @@ class ChatSession:
         """What a request is matched against: genres and description, not the title's words."""
         genres = ", ".join(g for g in self.genres[index] if g != "unknown")
         description = (self.items["description"][index] or "").strip()
-        return " ".join(p for p in (f"Genres: {genres}." if genres else "", description) if p) or "Unknown."
+        return " ".join(p for p in (f"Genres: {genres}." if genres else "", description) if p)
+
+    def warm_up(self) -> threading.Thread:
+        """Load the text encoder and the item embeddings in the background (`chatrec chat` calls this at
+        start, so the first request in words does not pay the model load while the user types)."""
+
+        def load() -> None:
+            with self._content_lock:
+                self._load_content_embeddings()
+                assert self._encoder is not None
+                self._encoder.model  # noqa: B018 (loads the model)
+
+        thread = threading.Thread(target=load, name="chat-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def _content_embeddings(self) -> np.ndarray:
+        with self._content_lock:
+            return self._load_content_embeddings()
+
+    def _load_content_embeddings(self) -> np.ndarray:
         if self._content is None:
-            self._encoder = ItemTextEncoder.from_settings(self.settings)
+            self._encoder = shared_encoder(self.settings)
             texts = [self._content_text(i) for i in range(len(self.item_ids))]
-            unique = sorted(set(texts))
+            unique = sorted(set(texts) - {""})
             vectors = self._encoder.encode(unique)
             row = {text: n for n, text in enumerate(unique)}
-            self._content = vectors[[row[t] for t in texts]]
+            # an item with neither genres nor a description has nothing a request could match: zeros
+            self._content = np.vstack([vectors[row[t]] if t else np.zeros(vectors.shape[1]) for t in texts])
         return self._content
 
     def _request_similarity(self, text: str) -> np.ndarray:
-        embeddings = self._content_embeddings()
-        assert self._encoder is not None
-        return embeddings @ self._encoder.encode([text])[0]
+        if text not in self._requests:
+            with self._content_lock:  # the warm-up thread may be loading the model
+                embeddings = self._load_content_embeddings()
+                assert self._encoder is not None
+                self._requests[text] = embeddings @ self._encoder.encode([text])[0]
+        return self._requests[text]
+
+    def _matches_request(self, index: int) -> bool:
+        """Whether item `index` is among the closest tenth of the catalogue to the latest request."""
+        similarity = self._request_similarity(self.state.queries[-1])
+        return bool(similarity[index] > 0 and similarity[index] >= np.quantile(similarity, 0.9))
 
     def _item_similarity(self, item: str) -> np.ndarray:
         """Similarity of every item to `item`: co-occurrence cosine (who watched both), joined by the
@@ -237,7 +280,7 @@ class ChatSession:
         shown = Shown(self.state.shown, [self.titles[i] for i in self.state.shown], self.state.focus)
         intent = understand(message, shown, self.title_index, self.catalogue, self.understander, self.mode)
         self.state.turns.append(Turn("user", message))
-        reply = self._act(intent)
+        reply = self._act(intent, message)
         reply.intent = intent
         if reply.list_changed:
             self.last = reply.recommendations
@@ -250,7 +293,7 @@ class ChatSession:
     def _unchanged(self, understood: list[str], **extra: object) -> Reply:
         return Reply(understood, self.last, list_changed=False, **extra)  # type: ignore[arg-type]
 
-    def _act(self, intent: TurnIntent) -> Reply:
+    def _act(self, intent: TurnIntent, message: str) -> Reply:
         state = self.state
         target = intent.target
         name = self.titles.get(target or "", "")
@@ -271,24 +314,28 @@ class ChatSession:
                 what = intent.unknown_title or "that"
                 return self._unchanged([f"no title matches '{what}'"], notes=[f"no title matches '{what}'"])
             state.seeds = [s for s in state.seeds if s != target] + [target]
-            self._apply_slots(intent)
+            self._apply_slots(intent, message)
             return Reply([f"like {name}", *intent.slots.describe(self.titles)], self._recommend())
         if intent.kind == "feedback":
             return self._feedback(intent)
-        self._apply_slots(intent)
+        if intent.kind == "new_request":  # a new want in words replaces the earlier ones and the seeds
+            state.seeds, state.queries = [], []
+        self._apply_slots(intent, message)
         return Reply(intent.slots.describe(self.titles), self._recommend())
 
-    def _apply_slots(self, intent: TurnIntent) -> None:
+    def _apply_slots(self, intent: TurnIntent, message_text: str) -> None:
         state, slots = self.state, intent.slots
         state.exclude_genres |= slots.exclude_genres
-        state.prefer_genres = (state.prefer_genres | slots.prefer_genres) - state.exclude_genres
+        if slots.prefer_genres:  # the genres named now replace the earlier wish
+            state.prefer_genres = slots.prefer_genres - state.exclude_genres
+        state.prefer_genres -= state.exclude_genres
         state.exclude_genres -= slots.prefer_genres  # asking for a genre again lifts its exclusion
         if slots.year_range:
             state.year_range = slots.year_range
         if slots.mood:
             state.mood = slots.mood
-        if slots.free_text:
-            state.queries.append(slots.free_text)
+        if slots.free_text:  # matched (and quoted) as the user wrote it, not as the leftover words
+            state.queries.append(re.sub(r"\s+", " ", message_text).strip()[:MAX_QUOTED])
 
     def _feedback(self, intent: TurnIntent) -> Reply:
         state, item = self.state, intent.target
@@ -355,11 +402,12 @@ class ChatSession:
                 [len(set(g) & LIGHT_GENRES) - len(set(g) & DARK_GENRES) for g in self.genres], dtype=float
             )
             scores += MOOD_WEIGHT * state.mood * np.clip(light, -1, 1)
-        if state.prefer_genres:
-            scores += GENRE_WEIGHT * np.asarray([bool(set(g) & state.prefer_genres) for g in self.genres], dtype=float)
+        if state.prefer_genres:  # a genre asked for comes first; the other scores order within it
+            scores += GENRE_TIER * np.asarray([bool(set(g) & state.prefer_genres) for g in self.genres], dtype=float)
         return scores
 
-    def _allowed(self) -> np.ndarray:
+    def allowed(self) -> np.ndarray:
+        """Which items the session may show now: not seen or excluded, within the filters."""
         state = self.state
         allowed = np.ones(len(self.item_ids), dtype=bool)
         blocked = self.seen | self.excluded | set(state.seeds) | set(state.liked) | set(state.disliked)
@@ -377,7 +425,7 @@ class ChatSession:
         return allowed
 
     def _recommend(self) -> list[ChatRecommendation]:
-        scores = np.where(self._allowed(), self._scores(), -np.inf)
+        scores = np.where(self.allowed(), self._scores(), -np.inf)
         order = [int(i) for i in np.argsort(-scores, kind="stable") if np.isfinite(scores[i])]
         shortlist = order[: max(self.k, self.settings.top_k_candidates)]
         if self._rerank_inputs is not None and len(shortlist) > self.k:
@@ -424,7 +472,7 @@ class ChatSession:
             reasons.append(f"it is {', '.join(genres).lower()}, as you asked")
         if state.year_range and self.years[index] > 0:
             reasons.append(f"it is from {self.years[index]}")
-        if state.queries:
+        if state.queries and self._matches_request(index):
             if self.has_description[index]:
                 reasons.append(f"its description is close in meaning to '{state.queries[-1]}'")
             else:

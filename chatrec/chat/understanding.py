@@ -31,6 +31,7 @@ Kind = Literal["refine", "reference", "more_like", "why", "feedback", "new_reque
 FeedbackKind = Literal["like", "dislike", "seen", "rating"]
 KINDS: tuple[Kind, ...] = ("refine", "reference", "more_like", "why", "feedback", "new_request", "off_topic", "reset")
 NEEDS_TARGET = {"reference", "more_like", "why", "feedback"}
+HYBRID_MIN_CONFIDENCE = 0.5  # hybrid: the LLM's intent replaces the rules' unsure one only this sure
 
 
 class TurnIntent(BaseModel):
@@ -288,9 +289,9 @@ def understand_rules(message: str, shown: Shown, catalogue: TitleIndex) -> TurnI
             return TurnIntent(kind="reference", target=target, target_by=how, slots=Intent())
     if _OFF_TOPIC.search(text) and not has_filters:
         return TurnIntent(kind="off_topic", slots=Intent())
-    if slots.free_text and not has_filters:
-        # a request in words: confident only when it says something about films
-        return TurnIntent(kind="new_request", slots=slots, confident=_about_films(text))
+    if slots.free_text:
+        # a request in words (with any filters it names): confident only when it says something about films
+        return TurnIntent(kind="new_request", slots=slots, confident=has_filters or _about_films(text))
     if has_filters:
         return TurnIntent(kind="refine", slots=slots)
     return TurnIntent(kind="off_topic", slots=Intent(), confident=False)
@@ -356,18 +357,31 @@ class LLMUnderstander:
     """The LLM's reading of a turn through constrained choices (`option_logprobs`): the intent among
     fixed letters, the item among the shown positions (0 = none), the feedback among three letters."""
 
-    def __init__(self, backend: LLMBackend, *, max_message_chars: int = 400) -> None:
+    def __init__(self, backend: LLMBackend, *, max_message_chars: int = 400, calibrate: bool = True) -> None:
         self.backend = backend
         self.max_message_chars = max_message_chars
+        # contextual calibration (Zhao et al., 2021): a small model prefers some letters whatever the
+        # message says; its preference for a content-free message is subtracted from every answer
+        self.calibrate = calibrate
+        self._priors: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self.confidence = 0.0  # the probability of the last intent chosen (after calibration)
+        self.calls = 0  # turns read
 
-    def _pick(self, prompt: str, options: Sequence[str]) -> tuple[str, float]:
-        scores = self.backend.option_logprobs([_chat(prompt)], [list(options)])[0]
+    def _pick(self, template: str, fields: dict[str, str], options: Sequence[str]) -> tuple[str, float]:
+        scores = self.backend.option_logprobs([_chat(template.format(**fields))], [list(options)])[0]
+        if self.calibrate:
+            key = (template.format(**{**fields, "message": ""}), tuple(options))
+            if key not in self._priors:
+                self._priors[key] = self.backend.option_logprobs([_chat(key[0])], [list(options)])[0]
+            scores = scores - self._priors[key]
+            scores = scores - np.logaddexp.reduce(scores)
         best = int(np.argmax(scores))
         return options[best], float(np.exp(scores[best]))
 
     def understand(self, message: str, shown: Shown, catalogue: TitleIndex) -> TurnIntent:
+        self.calls += 1
         text = message.strip()[: self.max_message_chars].replace('"', "'")
-        letter, _ = self._pick(_KIND_PROMPT.format(shown=_numbered(shown), message=text), LLM_LABELS)
+        letter, self.confidence = self._pick(_KIND_PROMPT, {"shown": _numbered(shown), "message": text}, LLM_LABELS)
         kind = LLM_KINDS[letter]
         rules = understand_rules(message, shown, catalogue)  # the filter slots and typed titles
         intent = TurnIntent(kind=kind, slots=rules.slots if kind in ("refine", "new_request") else Intent(),
@@ -377,7 +391,7 @@ class LLMUnderstander:
             position = 0
             if shown.items:
                 digits = [str(n) for n in range(len(shown.items) + 1)]
-                answer, _ = self._pick(_ITEM_PROMPT.format(shown=_numbered(shown), message=text), digits)
+                answer, _ = self._pick(_ITEM_PROMPT, {"shown": _numbered(shown), "message": text}, digits)
                 position = int(answer)
             if position > 0:
                 intent.target, intent.target_by = shown.items[position - 1], "position"
@@ -390,7 +404,7 @@ class LLMUnderstander:
             if rate:
                 intent.feedback, intent.rating = "rating", int(rate[1])
             else:
-                answer, _ = self._pick(_FEEDBACK_PROMPT.format(message=text), tuple(FEEDBACK_LABELS))
+                answer, _ = self._pick(_FEEDBACK_PROMPT, {"message": text}, tuple(FEEDBACK_LABELS))
                 intent.feedback = FEEDBACK_LABELS[answer]
         return intent
 
@@ -415,6 +429,8 @@ def understand(
         return rules
     if reading.problem(catalogue_ids) is not None:
         return rules
+    if mode == "hybrid" and llm.confidence < HYBRID_MIN_CONFIDENCE:
+        return rules  # an unsure LLM does not overrule the rules' default reading
     if _HOSTILE.search(message) and reading.kind not in ("off_topic", "refine"):
         return rules  # an instruction to the system is never acted on as anything else
     return reading

@@ -49,6 +49,7 @@ def chat(
         raise typer.Exit(2) from exc
     finally:
         con.close()
+    warming = session.warm_up()  # the text encoder loads while the first message is typed
     turns = iter(message) if message else None
     console.print(f"chatting as {'user ' + user if user else 'a new user'}; type quit to leave")
     while True:
@@ -89,3 +90,4 @@ def chat(
         console.print(
             table if reply.recommendations else "[yellow]nothing matches all of that; try 'start over'[/yellow]"
         )
+    warming.join(timeout=120)  # never leave the interpreter while a model is half loaded

@@ -70,16 +70,25 @@ def test_a_chat_dislike_leaves_the_session_and_the_next_batch_run(ml100k_warehou
     ).fetchall() == [(0,)]
 
 
-def test_pending_feedback_is_stored_once_by_the_next_writer(ml100k_warehouse, settings: Settings) -> None:
+def test_pending_feedback_is_stored_once_by_the_next_writer(
+    ml100k_warehouse, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     batch = FeedbackBatch(rows=[{"user_id": "1", "item_id": "50", "event": "dislike", "rating": None,
                                  "ts": "2026-12-01 08:00:00"}])  # fmt: skip
     write_pending(settings, batch)
     write_pending(settings, batch)  # the same feedback twice (a retried turn): stored once
     assert apply_pending(ml100k_warehouse, settings) == 1
     assert list(pending_dir(settings).glob("*.json")) == [] and apply_pending(ml100k_warehouse, settings) == 0
-    (pending_dir(settings) / "bad.json").write_text("{not json")
-    with pytest.raises(ValueError, match=r"pending chat feedback file .*bad.json is malformed"):
-        apply_pending(ml100k_warehouse, settings)
+    # a malformed file never fails the pipeline step: set aside, named, nothing of it stored
+    (pending_dir(settings) / "0-bad.json").write_text("{not json")
+    (pending_dir(settings) / "1-unknown-event.json").write_text(
+        FeedbackBatch(rows=[{"user_id": "1", "item_id": "50", "event": "shrug", "rating": None, "ts": None}]).to_json()
+    )
+    write_pending(settings, FeedbackBatch(rows=[{"user_id": "1", "item_id": "1", "event": "like", "rating": None,
+                                                 "ts": "2026-12-01 08:01:00"}]))  # fmt: skip
+    assert apply_pending(ml100k_warehouse, settings) == 1
+    assert sorted(p.name for p in pending_dir(settings).iterdir()) == ["0-bad.json.bad", "1-unknown-event.json.bad"]
+    assert capsys.readouterr().err.count("is malformed") == 2
 
 
 def test_tagged_items_count_as_seen_in_the_chat(ml100k_warehouse, settings: Settings) -> None:
