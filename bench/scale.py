@@ -5,8 +5,9 @@
     python -m bench.scale --sizes 25M                      # ~160K users, 60K items (ML-25M's shape)
 
 Each size gets a fresh warehouse. Every stage runs in its own child process, so its peak resident
-memory (`ru_maxrss` of that child, from wait4) is its own; Dask workers are grandchildren and are
-not in that figure. Stages are the nightly's, called through the library (no Prefect server, whose
+memory (`ru_maxrss` from wait4: the largest of that child and the processes it reaped, such as Dask
+workers; a peak, not a sum) and its CPU seconds (user + system, those processes included) are its
+own. Stages are the nightly's, called through the library (no Prefect server, whose
 fixed start-up cost would hide the data-dependent part): generate, ingest (the generated Parquet
 through `chatrec ingest csv`'s code path), features, retrain (the default models), recommend (the
 batch run, in-process), monitor. `--dask-workers 1,2` adds the batch run again on a LocalCluster of
@@ -52,7 +53,11 @@ def run_stage(stage: str, workdir: Path, data: Path, interactions: int, env: dic
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"stage {stage} failed (exit {os.waitstatus_to_exitcode(status)})")
-    return {"stage": stage, "seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+    # CPU seconds (user + system, the child's and the processes it reaped, Dask workers included) say
+    # what a stage costs whatever else the machine runs; wall seconds grow with the machine's load
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"stage": stage, "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024),
             "load_average_before": load_before, "load_average_after": load_average()}  # fmt: skip
 
 
