@@ -45,6 +45,16 @@ class IdIndex:
         return np.fromiter((self.position.get(str(i), missing) for i in ids), dtype=np.int64, count=len(ids))
 
 
+def sorted_rows(index: IdIndex, values: pl.Series) -> np.ndarray:
+    """Rows of `values`, every one of them in `index`, whose ids are sorted (Python's str order is
+    polars' byte order): a vectorised binary search instead of a dict lookup per row (25M rows)."""
+    ids = pl.Series(index.ids.tolist(), dtype=pl.Utf8)
+    rows = ids.search_sorted(values).cast(pl.Int64)
+    if not (ids.gather(rows.clip(0, max(len(ids) - 1, 0))) == values).all():
+        raise ValueError("an id is missing from the index, or the index is not sorted")
+    return rows.to_numpy()
+
+
 @dataclass
 class TrainingData:
     """Interactions as index arrays and a user x item matrix (values = ratings, or 1 for implicit)."""
@@ -78,8 +88,8 @@ def build_training_data(interactions: pl.DataFrame, items: pl.DataFrame | None =
     if items is not None:
         item_ids = list(set(item_ids) | set(items.get_column("item_id").cast(pl.Utf8).to_list()))
     users, item_index = IdIndex(user_ids), IdIndex(sorted(item_ids))
-    user_rows = users.rows(frame.get_column("user_id").to_list())
-    item_rows = item_index.rows(frame.get_column("item_id").to_list())
+    user_rows = sorted_rows(users, frame.get_column("user_id"))
+    item_rows = sorted_rows(item_index, frame.get_column("item_id"))
     if "rating" in frame.columns:
         ratings = frame.get_column("rating").fill_null(1.0).cast(pl.Float64).to_numpy()
     else:
