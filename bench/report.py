@@ -98,14 +98,23 @@ def explain_lines(explain: dict) -> list[str]:
     return lines
 
 
-def llm_explain_tables() -> str:
-    """bench/results/llm_explain.json: python -m bench.llm --sections explain --result-name llm_explain."""
-    result = json.loads((RESULTS / "llm_explain.json").read_text())
-    machine = result["machine"]
-    explain = result.get("explain") or next(iter(result["backends"].values()))["explain"]
-    return "\n".join([*explain_lines(explain), "", f"Model {result['model']}; {machine['cpu_count']} CPU cores, "
-                      f"torch {machine['torch']} ({machine['torch_threads']} threads); run {machine['when']}; "
-                      f"whole benchmark {result['seconds'] / 60:.0f} min."])  # fmt: skip
+def llm_explain_tables(names: tuple[str, ...] = ("llm_explain", "llm_explain_free")) -> str:
+    """bench/results/llm_explain*.json (python -m bench.llm --sections explain --result-name NAME): the
+    approaches of every file present in one table; files on other requests are refused."""
+    results = [json.loads((RESULTS / f"{n}.json").read_text()) for n in names if (RESULTS / f"{n}.json").exists()]
+    merged = {**results[0]["explain"], "approaches": {}}
+    notes = []
+    for result in results:
+        explain = result["explain"]
+        if (explain["users"], explain["requests"]) != (merged["users"], merged["requests"]):
+            raise ValueError("explanation results on different requests cannot share a table")
+        merged["approaches"] |= explain["approaches"]
+        machine = result["machine"]
+        notes.append(f"{', '.join(explain['approaches'])}: run {machine['when']}, {result['seconds'] / 60:.0f} min"
+                     f"{' (stopped after these)' if explain.get('partial') else ''}")  # fmt: skip
+    machine = results[0]["machine"]
+    return "\n".join([*explain_lines(merged), "", f"Model {results[0]['model']}; {machine['cpu_count']} CPU cores, "
+                      f"torch {machine['torch']} ({machine['torch_threads']} threads). " + "; ".join(notes) + "."])  # fmt: skip
 
 
 def explain_rate(explain: dict, label: str) -> float:

@@ -209,7 +209,7 @@ class ExplanationChecker:
             at += 1
         return False
 
-    def prefix_failure(self, text: str, evidence: Evidence) -> str | None:
+    def prefix_failure(self, text: str, evidence: Evidence, *, final: bool = False) -> str | None:
         """None while `text` can still be completed into an explanation that passes `check`, else why not.
 
         Judged on the words finished so far (a word still being written may grow into another one),
@@ -218,13 +218,14 @@ class ExplanationChecker:
         "131 people liked both Fargo and The Usual Suspects": a count with the pair it counts), so every
         number is settled as soon as it is written. A prefix that passes may
         still fail at the end (e.g. stating none of the evidence): `check` has the last word.
+        `final`: `text` is the whole answer (no word or number still being written).
         """
         stripped = text.lstrip()
         if len(stripped) > MAX_CHARS:
             return f"longer than {MAX_CHARS} characters"
         if len(_TERMINATORS.findall(stripped)) > 3 or "\n" in stripped:
             return "more than two sentences"
-        open_word = _OPEN_WORD.search(stripped)
+        open_word = None if final else _OPEN_WORD.search(stripped)
         closed = stripped[: open_word.start()] if open_word else stripped
         if _FORBIDDEN.search(closed):
             return "contains a link, markup or an instruction"
@@ -247,9 +248,9 @@ class ExplanationChecker:
         claim_failure = _rating_claims_ok(closed, evidence)
         if claim_failure:
             return claim_failure
-        return self._number_prefix_failure(stripped, closed, evidence)
+        return self._number_prefix_failure(stripped, closed, evidence, final=final)
 
-    def _number_prefix_failure(self, text: str, closed: str, evidence: Evidence) -> str | None:
+    def _number_prefix_failure(self, text: str, closed: str, evidence: Evidence, *, final: bool) -> str | None:
         co_likers = [int(h["co_likers"]) for h in evidence.similar_history]
         for vague in _VAGUE_COUNTS.finditer(read_number_words(closed)):
             if max(co_likers, default=0) < _VAGUE_MINIMUM[vague["word"].casefold()]:
@@ -283,7 +284,7 @@ class ExplanationChecker:
             if match.start() < settled_to or any(start <= match.start() < end for start, end in spans):
                 continue  # the "5" of a rating's "out of 5"; a title's own digits
             token = match.group().replace(",", "")
-            if match.end() == len(text):  # may still grow
+            if match.end() == len(text) and not final:  # may still grow
                 if not any(value.startswith(token) for value in roles):
                     return f"states numbers not in the evidence: {token}"
                 continue
@@ -294,7 +295,7 @@ class ExplanationChecker:
             role = next((suffix for suffix in roles[value] if rest.startswith(suffix)), None)
             if role is not None:
                 settled_to = match.end() + len(role)
-            elif not any(suffix.startswith(rest) for suffix in roles[value]):
+            elif final or not any(suffix.startswith(rest) for suffix in roles[value]):
                 return f"states {token} without the words of its role in the evidence"
         return None
 
@@ -384,7 +385,13 @@ class ExplanationConstraint(TextConstraint):
         return not _TERMINATORS.search(text[-2:]) or self.complete(text)
 
     def complete(self, text: str) -> bool:
-        return self.checker.check(text, self.evidence) is None and self._tidy(text)
+        # the check, and every number with the whole of its role ("172 people liked both Star Wars and Toy S"
+        # passes the check but is cut short)
+        return (
+            self.checker.check(text, self.evidence) is None
+            and self._tidy(text)
+            and self.checker.prefix_failure(text, self.evidence, final=True) is None
+        )
 
     def _tidy(self, text: str) -> bool:
         """No words glued together outside titles ("comedyLEGATO"): a small model's way past the
@@ -575,6 +582,7 @@ class LLMExplainer:
         for request, generation in zip(requests, generations, strict=True):
             result = self._checked(request, generation.text, generation.completion_tokens)
             if not generation.text:  # decoding found no sentence the check passes within the token limit
-                result = replace(result, check_failure=f"no passing sentence within {self.max_new_tokens} tokens")
+                reason = f"no passing sentence within {self.max_new_tokens} tokens"
+                result = replace(result, check_failure=reason, rejected=generation.raw)
             results.append(result)
         return results

@@ -245,3 +245,12 @@ def test_slots_admit_only_the_evidence_claims_joined_by_connectors(checker) -> N
         "You might like The Usual Suspects because.",  # no claim
     ]:
         assert not slots.allows(bad), bad
+
+
+def test_a_count_cut_short_is_not_a_complete_answer(checker) -> None:
+    guided = ExplanationConstraint(checker, EVIDENCE)
+    cut = "You might like The Usual Suspects because 131 people liked both Fargo and The Usual S"
+    assert checker.check(cut, EVIDENCE) is None  # the check alone lets it through
+    assert guided.allows(cut) and not guided.complete(cut)
+    assert guided.complete(cut.removesuffix("The Usual S") + "The Usual Suspects.")
+    assert not guided.complete("You might like The Usual Suspects because you rated Fargo 5")

@@ -26,6 +26,7 @@ class Generation:
     text: str
     prompt_tokens: int
     completion_tokens: int
+    raw: str = ""  # generate_guided: what was decoded when `text` had to be cut back (else "")
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ class LLMBackend(ABC):
         ):
             words = re.findall(r"\S+\s*", generation.text)
             prefixes = ["".join(words[:n]) for n in range(len(words) + 1)]
-            results.append(replace(generation, text=longest_complete_prefix(prefixes, constraint).strip()))
+            kept = longest_complete_prefix(prefixes, constraint).strip()
+            results.append(replace(generation, text=kept, raw="" if kept == generation.text else generation.text))
         return results
 
     @abstractmethod

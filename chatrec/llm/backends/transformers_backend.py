@@ -222,6 +222,7 @@ class TransformersBackend(LLMBackend):
                         text=text.strip(),
                         prompt_tokens=int(inputs["attention_mask"][row].sum()),
                         completion_tokens=len(new),
+                        raw="" if text == prefixes[-1] else prefixes[-1],
                     )
                 )
         return results
