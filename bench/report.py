@@ -98,20 +98,24 @@ def explain_lines(explain: dict) -> list[str]:
     return lines
 
 
-def llm_explain_tables(names: tuple[str, ...] = ("llm_explain", "llm_explain_free")) -> str:
+def llm_explain_tables(names: tuple[str, ...] = ("llm_explain", "llm_explain_free", "llm_explain_guided")) -> str:
     """bench/results/llm_explain*.json (python -m bench.llm --sections explain --result-name NAME): the
-    approaches of every file present in one table; files on other requests are refused."""
+    approaches of every file present in one table (a later file's approach replaces an earlier one's);
+    files on other requests are refused."""
     results = [json.loads((RESULTS / f"{n}.json").read_text()) for n in names if (RESULTS / f"{n}.json").exists()]
     merged = {**results[0]["explain"], "approaches": {}}
-    notes = []
-    for result in results:
+    source: dict[str, int] = {}
+    for n, result in enumerate(results):
         explain = result["explain"]
         if (explain["users"], explain["requests"]) != (merged["users"], merged["requests"]):
             raise ValueError("explanation results on different requests cannot share a table")
         merged["approaches"] |= explain["approaches"]
-        machine = result["machine"]
-        notes.append(f"{', '.join(explain['approaches'])}: run {machine['when']}, {result['seconds'] / 60:.0f} min"
-                     f"{' (stopped after these)' if explain.get('partial') else ''}")  # fmt: skip
+        source |= dict.fromkeys(explain["approaches"], n)
+    notes = []
+    for n, result in enumerate(results):
+        used = [a for a in merged["approaches"] if source[a] == n]
+        if used:
+            notes.append(f"{', '.join(used)}: run ended {result['machine']['when']} ({result['seconds'] / 60:.0f} min)")
     machine = results[0]["machine"]
     return "\n".join([*explain_lines(merged), "", f"Model {results[0]['model']}; {machine['cpu_count']} CPU cores, "
                       f"torch {machine['torch']} ({machine['torch_threads']} threads). " + "; ".join(notes) + "."])  # fmt: skip
