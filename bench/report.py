@@ -98,7 +98,7 @@ def explain_lines(explain: dict) -> list[str]:
     return lines
 
 
-def llm_explain_tables(names: tuple[str, ...] = ("llm_explain", "llm_explain_free", "llm_explain_guided")) -> str:
+def llm_explain_tables(names: tuple[str, ...] = ("llm_explain", "llm_explain_slots", "llm_explain_free")) -> str:
     """bench/results/llm_explain*.json (python -m bench.llm --sections explain --result-name NAME): the
     approaches of every file present in one table (a later file's approach replaces an earlier one's);
     files on other requests are refused."""
