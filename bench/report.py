@@ -103,10 +103,14 @@ def llm_explain_tables(names: tuple[str, ...] = ("llm_explain", "llm_explain_slo
     approaches of every file present in one table (a later file's approach replaces an earlier one's);
     files on other requests are refused."""
     results = [json.loads((RESULTS / f"{n}.json").read_text()) for n in names if (RESULTS / f"{n}.json").exists()]
-    merged = {**results[0]["explain"], "approaches": {}}
+
+    def explain_of(result: dict) -> dict:  # one backend's explanations in a multi-backend run
+        return result.get("explain") or next(iter(result["backends"].values()))["explain"]
+
+    merged = {**explain_of(results[0]), "approaches": {}}
     source: dict[str, int] = {}
     for n, result in enumerate(results):
-        explain = result["explain"]
+        explain = explain_of(result)
         if (explain["users"], explain["requests"]) != (merged["users"], merged["requests"]):
             raise ValueError("explanation results on different requests cannot share a table")
         merged["approaches"] |= explain["approaches"]
