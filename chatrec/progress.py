@@ -24,6 +24,7 @@ from rich.progress import (
 )
 
 log = logging.getLogger(__name__)
+_console = Console(stderr=True, soft_wrap=True)
 
 
 def _clock(seconds: float) -> str:
@@ -57,12 +58,15 @@ def progress(
             nonlocal done, last
             done += n
             now = clock()
-            if now - last >= (log_every_s or 0.0) or done >= total:
+            if done > 0 and (now - last >= (log_every_s or 0.0) or done >= total):
                 last = now
                 elapsed = now - started
-                eta = elapsed / done * (total - done) if done else float("nan")
-                log.info("%s: %d/%d %s, %s elapsed, ETA %s", description, done, total, unit, _clock(elapsed),
-                         _clock(eta) if done else "?")  # fmt: skip
+                eta = elapsed / done * (total - done)
+                line = f"{description}: {done}/{total} {unit}, {_clock(elapsed)} elapsed, ETA {_clock(eta)}"
+                log.info(line)
+                # and on stderr like the retrain's "registered ..." lines: a flow's output shows it
+                # whatever the logging configuration
+                _console.print(line, markup=False, highlight=False)
 
         yield advance
         return

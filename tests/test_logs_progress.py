@@ -29,7 +29,9 @@ def test_progress_is_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]) -
     assert captured.out == "" and captured.err == ""
 
 
-def test_progress_off_a_terminal_can_log_counts_and_eta(caplog: pytest.LogCaptureFixture) -> None:
+def test_progress_off_a_terminal_can_log_counts_and_eta(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     now = [0.0]
     with (
         caplog.at_level(logging.INFO, logger="chatrec.progress"),
@@ -38,5 +40,6 @@ def test_progress_off_a_terminal_can_log_counts_and_eta(caplog: pytest.LogCaptur
         for step in range(4):
             now[0] = 20.0 * (step + 1)  # 20 s a user: logs at 40 s (30 s passed) and at the end
             advance(1)
-    lines = [r.getMessage() for r in caplog.records]
-    assert lines == ["LLM: 2/4 users, 0:40 elapsed, ETA 0:40", "LLM: 4/4 users, 1:20 elapsed, ETA 0:00"]
+    expected = ["LLM: 2/4 users, 0:40 elapsed, ETA 0:40", "LLM: 4/4 users, 1:20 elapsed, ETA 0:00"]
+    assert [r.getMessage() for r in caplog.records] == expected
+    assert capsys.readouterr().err.splitlines() == expected  # visible in a flow's output too
