@@ -106,10 +106,11 @@ class Settings(BaseSettings):
 
     # --- LLM -----------------------------------------------------------------------------------
     llm_backend: Literal["auto", "ctranslate2", "transformers", "openai", "none"] = Field(
-        "transformers",
+        "auto",
         description="LLM backend: ctranslate2 = int8 CPU inference of a local model (converted once, cached); "
         "transformers = any Hugging Face model, CUDA when present; openai = an OpenAI-compatible endpoint; "
-        "auto = ctranslate2 on CPU for a local model, transformers otherwise (see docs/llm.md)",
+        "auto (default) = ctranslate2 on CPU for a local model, transformers otherwise (see docs/llm.md; "
+        "ctranslate2 was faster in the same-run comparison of docs/benchmarks.md)",
     )
     llm_model: str = Field(
         "SmolLM2-135M-Instruct",
