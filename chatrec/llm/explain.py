@@ -489,7 +489,7 @@ class LLMExplainer:
         checker: ExplanationChecker,
         *,
         max_new_tokens: int = 60,
-        approach: str = "guided",
+        approach: str = "slots",
     ):
         if approach not in APPROACHES:
             raise ValueError(f"unknown explanation approach {approach!r}; choose one of {', '.join(APPROACHES)}")
