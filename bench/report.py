@@ -135,6 +135,16 @@ def explain_rate(explain: dict, label: str) -> float:
 def llm_tables() -> str:
     """The LLM layer's tables from bench/results/llm.json (python -m bench.llm), one row per backend."""
     result = json.loads((RESULTS / "llm.json").read_text())
+    if "backends" not in result:  # a result from before the backend comparison: one transformers run
+        rows = result["rerank"]["rows"]
+        result["rerank"]["first_stage"] = rows[0]
+        run = {"rows": rows[1:], "load_seconds": result.get("model_load_seconds", float("nan"))}
+        result["backends"] = {
+            "transformers": {**run, **({"explain": result["explain"]} if "explain" in result else {})}
+        }
+        result.setdefault("args", {"threads": 1})
+        result.setdefault("load_average_start", [float("nan")])
+        result.setdefault("load_average_end", [float("nan")])
     rerank, runs = result["rerank"], result["backends"]
     lines = [
         f"Same {rerank['test_users']} test users and EASE top-20 candidates for every row "
@@ -164,6 +174,8 @@ def llm_tables() -> str:
         "|---|---|---|---|---|",
     ]
     for name, run in runs.items():
+        if "memory" not in run:
+            continue
         m = run["memory"]
         lines.append(
             f"| {name} | {run['load_seconds']:.1f} | {m['rss_before_load_mb']:.0f} | {m['rss_loaded_mb']:.0f} | {m['peak_rss_mb']:.0f} |"
