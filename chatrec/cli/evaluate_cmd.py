@@ -74,11 +74,13 @@ def evaluate(
         raise typer.Exit(2) from exc
     finally:
         con.close()
-    split = f" ({result.extra['split']})" if "split" in result.extra else ""
+    if "split" in result.extra:
+        # its own line: inside the table's title a long parameter list wraps it across lines
+        console.print(f"split: {safe_markup(result.extra['split'])}", soft_wrap=True)
     table = Table(
         "metric",
         "value",
-        title=safe_cell(f"{result.model} {json.dumps(result.params)} - protocol {protocol.value}{split}"),
+        title=safe_cell(f"{result.model} {json.dumps(result.params)} - protocol {protocol.value}"),
     )
     for metric, value in result.metrics.items():
         table.add_row(metric, f"{value:.4f}")
