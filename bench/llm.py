@@ -3,7 +3,7 @@
 python -m bench.llm [--val-users 40] [--test-users 60] [--modes choice listwise yesno] [--explain-users 50]
                     [--explain-approaches free retry per-user guided slots] [--rating-pairs 60] [--threads 1]
                     [--sections rerank explain rating] [--model SmolLM2-135M-Instruct]
-                    [--backends transformers ctranslate2]
+                    [--backends transformers-int8 transformers ctranslate2]
 
 Every backend named runs in the same process on the same users, candidates and prompts, interleaved
 mode by mode (so a change in the machine's load hits them alike); each backend's peak memory is
@@ -246,7 +246,10 @@ def load_backend(name: str, args) -> LLMBackend:
     cache = Path("var/cache")
     if name == "ctranslate2":
         return CTranslate2Backend(args.model, cache_dir=cache, batch_size=args.batch_size, threads=args.threads)
-    return TransformersBackend(args.model, cache_dir=cache, batch_size=args.batch_size)
+    # transformers-int8: the same backend with dynamic int8 linear layers (the CPU default, llm_int8)
+    return TransformersBackend(
+        args.model, cache_dir=cache, batch_size=args.batch_size, int8=name == "transformers-int8"
+    )
 
 
 def memory_probe(name: str, args) -> dict[str, float]:
@@ -287,8 +290,8 @@ def run_memory_probe(name: str, args) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="SmolLM2-135M-Instruct")
-    parser.add_argument("--backends", nargs="+", default=["transformers", "ctranslate2"],
-                        choices=["transformers", "ctranslate2"])  # fmt: skip
+    parser.add_argument("--backends", nargs="+", default=["transformers-int8", "transformers", "ctranslate2"],
+                        choices=["transformers-int8", "transformers", "ctranslate2"])  # fmt: skip
     parser.add_argument("--val-users", type=int, default=40)
     parser.add_argument("--test-users", type=int, default=60)
     parser.add_argument("--modes", nargs="*", default=["choice", "listwise", "yesno"])

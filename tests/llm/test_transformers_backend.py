@@ -61,3 +61,34 @@ def test_unknown_model_fails_naming_it(tmp_path) -> None:
 
 def test_repair_ranking_drops_invented_and_duplicates_then_fills_in_first_stage_order() -> None:
     assert repair_ranking(["C", "Z", "C", "A"], ["A", "B", "C", "D"], 3) == (["C", "A", "B"], 1, 1)
+
+
+def test_a_shared_prompt_prefix_runs_once_and_changes_no_answer(smollm2: TransformersBackend) -> None:
+    # the system prompt and the instruction come first in every prompt: `_prefixed` runs them once
+    chats = [chat(f"Say why someone might watch {title}, in one sentence.") for title in ("Fargo", "Heat", "Babe")]
+    inputs, lengths = smollm2._prefixed([smollm2.render(c) for c in chats])
+    assert "past_key_values" in inputs  # the shared prefix's cache, copied to every row
+    together = smollm2.generate(chats, max_new_tokens=12)
+    alone = [smollm2.generate([c], max_new_tokens=12)[0] for c in chats]
+    assert [g.text for g in together] == [g.text for g in alone]
+    assert [g.prompt_tokens for g in together] == [g.prompt_tokens for g in alone] == lengths
+    options = [("Yes", "No")] * len(chats)
+    batched = smollm2.option_logprobs(chats, options)
+    single = [smollm2.option_logprobs([c], options[:1])[0] for c in chats]
+    np.testing.assert_allclose(np.stack(batched), np.stack(single), atol=2e-3)
+
+
+@pytest.fixture(scope="module")
+def smollm2_int8() -> TransformersBackend:
+    return TransformersBackend("SmolLM2-135M-Instruct", cache_dir=TEST_CACHE, batch_size=4, int8=True)
+
+
+def test_int8_runs_every_linear_layer_quantized_and_keeps_the_contract(smollm2_int8: TransformersBackend) -> None:
+    import torch
+
+    linears = [m for m in smollm2_int8.model.modules() if type(m) is torch.nn.Linear]
+    quantized = [m for m in smollm2_int8.model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert not linears and len(quantized) >= 30 * 7  # q, k, v, o, gate, up, down in each of 30 layers
+    [scores] = smollm2_int8.option_logprobs([chat("Is Fargo a movie? Answer Yes or No.")], [["Yes", "No"]])
+    assert scores.shape == (2,) and np.isclose(np.exp(scores).sum(), 1.0)
+    check_rank_contract(smollm2_int8, RANK_PROMPTS[0])

@@ -1,4 +1,9 @@
-"""A local transformers causal LM as a chatrec backend (CUDA in bf16 when present, CPU in fp32).
+"""A local transformers causal LM as a chatrec backend (CUDA in bf16 when present; CPU in fp32, or with
+dynamic int8 linear layers: `int8=True`, ~2.6x the prefill and decode speed of fp32 on this CPU).
+
+Prompts of one batch that share a token prefix (the system prompt and the task's instruction) run it
+once: its key/value cache is copied to every row and only each prompt's own suffix goes through the
+model (`_prefixed`).
 
 Constrained ranking is done inside decoding: a logits processor only lets the model emit a label it
 has not used yet, then a separator, until k labels are out, then end-of-sequence. The output can
@@ -10,12 +15,13 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, LogitsProcessor, LogitsProcessorList
 
 from chatrec.llm.backends.base import (
     Chat,
@@ -24,6 +30,7 @@ from chatrec.llm.backends.base import (
     LLMError,
     Ranking,
     TextConstraint,
+    choose_guided_token,
     longest_complete_prefix,
     normalise_logprobs,
 )
@@ -31,6 +38,28 @@ from chatrec.llm.backends.chat_tokens import label_tokens, render_chat, single_t
 from chatrec.llm.weights import ensure_loadable, resolve_llm_model
 
 log = logging.getLogger(__name__)
+
+# a shorter shared prefix is not worth a separate forward pass and a copied cache
+MIN_SHARED_PREFIX = 16
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantization of every linear layer (weights int8 per tensor, activations quantized on
+    the fly): the CPU path of `TransformersBackend(int8=True)`. Activations share one scale per call,
+    so a row's logits can move a little with the rest of its batch (ctranslate2 is batch-invariant)."""
+    with warnings.catch_warnings():
+        # torch points eager quantization users to torchao; the eager API is what runs here on CPU
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def shared_prefix_length(encoded: Sequence[Sequence[int]]) -> int:
+    """Tokens every prompt starts with (at least one token of each prompt is left over)."""
+    shortest = min(len(e) for e in encoded)
+    shared = 0
+    while shared < shortest - 1 and all(e[shared] == encoded[0][shared] for e in encoded):
+        shared += 1
+    return shared
 
 
 class LabelGrammar(LogitsProcessor):
@@ -82,6 +111,12 @@ class GuidedText(LogitsProcessor):
         self.pad_id = pad_id
         self.search_width = search_width
         self.dead_ends = [False] * len(constraints)
+        self._first: dict[str, int] = {}
+
+    def first_token(self, text: str) -> int:
+        if text not in self._first:
+            self._first[text] = self.tokenizer.encode(text, add_special_tokens=False)[0]  # type: ignore[attr-defined]
+        return self._first[text]
 
     def _text(self, constraint: TextConstraint, tokens: list[int]) -> str:
         return constraint.start + self.tokenizer.decode(tokens, skip_special_tokens=True)  # type: ignore[attr-defined]
@@ -93,15 +128,15 @@ class GuidedText(LogitsProcessor):
             if generated and generated[-1] in self.eos_ids | {self.pad_id}:
                 chosen.append(self.eos_id)  # finished rows pad with end-of-sequence
                 continue
-            pick = None
-            for token in torch.topk(scores[row], min(self.search_width, scores.shape[-1])).indices.tolist():
-                if token in self.eos_ids:
-                    if constraint.complete(self._text(constraint, generated)):
-                        pick = token
-                        break
-                elif constraint.allows(self._text(constraint, [*generated, token])):
-                    pick = token
-                    break
+            pick = choose_guided_token(
+                constraint,
+                self._text(constraint, generated),
+                scores[row].float().cpu().numpy(),
+                lambda token, generated=generated, constraint=constraint: self._text(constraint, [*generated, token]),
+                self.first_token,
+                self.eos_ids,
+                self.search_width,
+            )
             if pick is None:
                 self.dead_ends[row] = True
                 pick = self.eos_id
@@ -120,6 +155,7 @@ class TransformersBackend(LLMBackend):
         device: str = "cpu",
         batch_size: int = 8,
         adapter: Path | None = None,
+        int8: bool = False,
     ) -> None:
         reference = resolve_llm_model(model)
         if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
@@ -134,12 +170,16 @@ class TransformersBackend(LLMBackend):
 
                 # merged into the weights: inference then costs exactly what the base model costs
                 self.model = PeftModel.from_pretrained(self.model, str(adapter)).merge_and_unload().eval()
+            if int8 and device == "cpu":
+                self.model = quantize_int8(self.model)
         except OSError as exc:
             raise LLMError(f"cannot load LLM {model!r}{f' with adapter {adapter}' if adapter else ''}: {exc}") from exc
         self.name = str(model)
         self.adapter = adapter
         self.device = device
         self.batch_size = batch_size
+        self.int8 = int8 and device == "cpu"
+        self._kept_prefix: tuple[list[int], DynamicCache] | None = None
         self.tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -166,24 +206,58 @@ class TransformersBackend(LLMBackend):
         encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         return {key: value.to(self.device) for key, value in encoded.items()}
 
+    def _prefixed(self, texts: list[str]) -> tuple[dict[str, object], list[int]]:
+        """Inputs for `model.generate` continuing each text: the batch's shared token prefix runs once
+        here (its cache copied to every row), each text's own suffix left-padded after it (the mask
+        hides the padding; generate numbers positions from the mask, so the suffix follows the prefix).
+        Also each row's prompt token count."""
+        encoded = [self.tokenizer.encode(text, add_special_tokens=False) for text in texts]
+        shared = shared_prefix_length(encoded)
+        if len(encoded) < 2 or shared < MIN_SHARED_PREFIX:
+            return self._encode(texts), [len(e) for e in encoded]
+        cache = self._prefix_cache(encoded, shared)
+        shared = cache.get_seq_length()
+        prefix = encoded[0][:shared]
+        cache.batch_repeat_interleave(len(encoded))
+        suffixes = [e[shared:] for e in encoded]
+        width = max(len(x) for x in suffixes)
+        pad = self.tokenizer.pad_token_id
+        ids = [prefix + [pad] * (width - len(x)) + x for x in suffixes]
+        mask = [[1] * shared + [0] * (width - len(x)) + [1] * len(x) for x in suffixes]
+        inputs = {
+            "input_ids": torch.tensor(ids, device=self.device),
+            "attention_mask": torch.tensor(mask, device=self.device),
+            "past_key_values": cache,
+        }
+        return inputs, [len(e) for e in encoded]
+
+    def _prefix_cache(self, encoded: list[list[int]], shared: int) -> DynamicCache:
+        """A copy of the key/value cache of the prompts' shared prefix. The last one computed is kept:
+        batch after batch of one task shares the system prompt and instruction, so it runs once."""
+        kept = self._kept_prefix
+        if kept is None or not all(len(e) > len(kept[0]) and e[: len(kept[0])] == kept[0] for e in encoded):
+            prefix = encoded[0][:shared]
+            cache = self.model(torch.tensor([prefix], device=self.device), use_cache=True).past_key_values
+            kept = self._kept_prefix = (prefix, cache)
+        return copy.deepcopy(kept[1])
+
     # --- the interface ---------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, chats: Sequence[Chat], *, max_new_tokens: int = 64) -> list[Generation]:
         results: list[Generation] = []
         for batch in self._batches(len(chats)):
-            texts = [self.render(chats[i]) for i in batch]
-            inputs = self._encode(texts)
+            inputs, lengths = self._prefixed([self.render(chats[i]) for i in batch])
             output = self.model.generate(
                 **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=self.tokenizer.pad_token_id
             )
-            width = inputs["input_ids"].shape[1]
+            width = inputs["input_ids"].shape[1]  # type: ignore[attr-defined]
             for row, sequence in enumerate(output):
                 new = sequence[width:]
                 new = new[new != self.tokenizer.pad_token_id]
                 results.append(
                     Generation(
                         text=self.tokenizer.decode(new, skip_special_tokens=True).strip(),
-                        prompt_tokens=int(inputs["attention_mask"][row].sum()),
+                        prompt_tokens=lengths[row],
                         completion_tokens=len(new),
                     )
                 )
@@ -199,8 +273,8 @@ class TransformersBackend(LLMBackend):
         eos_ids = set(self._eos_ids())
         for batch in self._batches(len(chats)):
             rows = [constraints[i] for i in batch]
-            inputs = self._encode([self.render(chats[i]) + constraints[i].start for i in batch])
-            width = inputs["input_ids"].shape[1]
+            inputs, lengths = self._prefixed([self.render(chats[i]) + constraints[i].start for i in batch])
+            width = inputs["input_ids"].shape[1]  # type: ignore[attr-defined]
             guide = GuidedText(self.tokenizer, width, rows, eos_ids, self.tokenizer.pad_token_id)
             output = self.model.generate(
                 **inputs,
@@ -220,7 +294,7 @@ class TransformersBackend(LLMBackend):
                 results.append(
                     Generation(
                         text=text.strip(),
-                        prompt_tokens=int(inputs["attention_mask"][row].sum()),
+                        prompt_tokens=lengths[row],
                         completion_tokens=len(new),
                         raw="" if text == prefixes[-1] else prefixes[-1],
                     )
@@ -266,19 +340,45 @@ class TransformersBackend(LLMBackend):
                 )  # fmt: skip
         return results
 
+    def _last_logprobs(
+        self, encoded: list[list[int]], prefix_cache: object | None = None, shared: int = 0
+    ) -> np.ndarray:
+        """Next-token log-probabilities after each prompt (token ids). The shared prefix's cache (given,
+        or computed here when the rows share one) is copied to every row and only the suffixes run,
+        right-padded: causal attention keeps a row's last real token from seeing its padding."""
+        if prefix_cache is None:
+            shared = shared_prefix_length(encoded) if len(encoded) > 1 else 0
+            if shared >= MIN_SHARED_PREFIX:
+                prefix = torch.tensor([encoded[0][:shared]], device=self.device)
+                prefix_cache = self.model(prefix, use_cache=True).past_key_values
+            else:
+                shared = 0
+        suffixes = [e[shared:] for e in encoded]
+        width = max(len(x) for x in suffixes)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([x + [pad] * (width - len(x)) for x in suffixes], device=self.device)
+        mask = torch.tensor([[1] * (shared + len(x)) + [0] * (width - len(x)) for x in suffixes], device=self.device)
+        cache = None
+        if prefix_cache is not None:
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(len(encoded))  # type: ignore[attr-defined]
+        logits = self.model(ids, attention_mask=mask, past_key_values=cache, use_cache=cache is not None).logits
+        last = torch.tensor([len(x) - 1 for x in suffixes], device=self.device)
+        return torch.log_softmax(logits[torch.arange(len(encoded)), last].float(), dim=-1).cpu().numpy()
+
+    def _option_values(self, logprobs: np.ndarray, option_tokens: Sequence[Sequence[int]]) -> np.ndarray:
+        values = [np.logaddexp.reduce([logprobs[t] for t in ids]) for ids in option_tokens]
+        return normalise_logprobs(np.asarray(values, dtype=np.float64))
+
     @torch.inference_mode()
     def option_logprobs(self, chats: Sequence[Chat], options: Sequence[Sequence[str]]) -> list[np.ndarray]:
         results: list[np.ndarray] = []
         for batch in self._batches(len(chats)):
-            inputs = self._encode([self.render(chats[i]) for i in batch])
-            logits = self.model(**inputs).logits[:, -1, :].float()
-            logprobs = torch.log_softmax(logits, dim=-1).cpu().numpy()
+            encoded = [self.tokenizer.encode(self.render(chats[i]), add_special_tokens=False) for i in batch]
+            logprobs = self._last_logprobs(encoded)
             for row, i in enumerate(batch):
-                values = []
-                for option in options[i]:
-                    spellings = self._label_tokens([option])
-                    values.append(np.logaddexp.reduce([logprobs[row, t] for t in spellings]))
-                results.append(normalise_logprobs(np.asarray(values, dtype=np.float64)))
+                option_tokens = [list(self._label_tokens([option])) for option in options[i]]
+                results.append(self._option_values(logprobs[row], option_tokens))
         return results
 
     @torch.inference_mode()
@@ -291,31 +391,13 @@ class TransformersBackend(LLMBackend):
         results: list[list[np.ndarray]] = []
         for group in groups:
             encoded = [self.tokenizer.encode(self.render(chat), add_special_tokens=False) for chat in group]
-            shared = 0
-            shortest = min(len(e) for e in encoded)
-            while shared < shortest - 1 and all(e[shared] == encoded[0][shared] for e in encoded):
-                shared += 1
+            shared = shared_prefix_length(encoded)
             prefix = torch.tensor([encoded[0][:shared]], device=self.device)
             prefix_cache = self.model(prefix, use_cache=True).past_key_values
             scores = []
             for batch in self._batches(len(encoded)):
-                # the suffixes of a batch run together on copies of the prefix cache, right-padded
-                # (causal attention: a row's last real token never sees its padding)
-                suffixes = [encoded[i][shared:] for i in batch]
-                width = max(len(x) for x in suffixes)
-                pad = self.tokenizer.pad_token_id
-                ids = torch.tensor([x + [pad] * (width - len(x)) for x in suffixes], device=self.device)
-                mask = torch.tensor(
-                    [[1] * (shared + len(x)) + [0] * (width - len(x)) for x in suffixes], device=self.device
-                )
-                cache = copy.deepcopy(prefix_cache)
-                cache.batch_repeat_interleave(len(batch))
-                logits = self.model(ids, attention_mask=mask, past_key_values=cache, use_cache=True).logits.float()
-                last = torch.tensor([len(x) - 1 for x in suffixes], device=self.device)
-                logprobs = torch.log_softmax(logits[torch.arange(len(batch)), last], dim=-1).cpu().numpy()
-                for row in range(len(batch)):
-                    values = [np.logaddexp.reduce([logprobs[row, t] for t in ids_]) for ids_ in option_tokens]
-                    scores.append(normalise_logprobs(np.asarray(values, dtype=np.float64)))
+                logprobs = self._last_logprobs([encoded[i] for i in batch], prefix_cache, shared)
+                scores += [self._option_values(row, option_tokens) for row in logprobs]
             results.append(scores)
         return results
 
