@@ -406,28 +406,85 @@ CONNECTORS = (
     "because", "which", "and that", "furthermore", "indeed",
 )  # fmt: skip
 _SEPARATORS = " ,;"
+MAX_SLOT_CLAIMS = 2
 
 
 class SlotConstraint(ExplanationConstraint):
     """Slot-filling: after the start, the explanation is the evidence's claims (`evidence_claims`, each
     at most once, word for word) joined by connecting words from `CONNECTORS`; the LLM chooses which
     claims, their order and the words between them. Every title, genre and number therefore comes
-    from the evidence in the role it has there; the unchanged check still has the last word."""
+    from the evidence in the role it has there; the unchanged check still has the last word.
 
-    def __init__(self, checker: ExplanationChecker, evidence: Evidence) -> None:
+    At most `max_claims` claims: one short sentence, as the prompt asks. Without the cap a model that
+    strings every claim together (five for two similar movies and a genre: ~80 tokens) runs past the
+    token limit and gets the template instead."""
+
+    def __init__(self, checker: ExplanationChecker, evidence: Evidence, max_claims: int = MAX_SLOT_CLAIMS) -> None:
         super().__init__(checker, evidence)
-        self.claims = [c.casefold() for c in evidence_claims(evidence)]
+        if max_claims < 1:
+            raise ValueError(f"max_claims must be at least 1, got {max_claims}")
+        self.written = evidence_claims(evidence)
+        self.claims = [c.casefold() for c in self.written]
         self.connectors = [c.casefold() for c in CONNECTORS]
+        self.max_claims = max_claims
+
+    def continuations(self, text: str) -> list[str]:
+        rest = self._rest(text)
+        if rest is None:
+            return [self.start[len(text) :]] if self.start.startswith(text) else []
+        found: set[str] = set()
+        self._next(rest, frozenset(), found)
+        return sorted(found)
+
+    def _next(self, rest: str, used: frozenset[int], found: set[str]) -> None:
+        """What may follow `rest` (casefolded, after the start), into `found`, as `_parses` reads it."""
+        position = 0
+        while position < len(rest) and rest[position] in _SEPARATORS:
+            position += 1
+        gap, rest = rest[:position], rest[position:]
+        full = len(used) >= self.max_claims
+        if not rest:
+            if used:
+                found.add(".")
+            if full:
+                return
+            if not gap:
+                found.add(",")
+            lead = "" if gap.endswith(" ") else " "
+            found.update(lead + claim for n, claim in enumerate(self.written) if n not in used)
+            found.update(lead + word for word in self.connectors)
+            return
+        if full:
+            return
+        for n, claim in enumerate(self.claims):
+            if n in used:
+                continue
+            if rest.startswith(claim):
+                self._next(rest[len(claim) :], used | {n}, found)
+            elif claim.startswith(rest):
+                # the claim as written (its titles' capitals), where casefolding kept its length
+                written = self.written[n] if len(self.written[n]) == len(claim) else claim
+                found.add(written[len(rest) :])
+        for word in self.connectors:
+            after = rest[len(word) :]
+            if rest.startswith(word) and (not after or not after[0].isalnum()):
+                self._next(after, used, found)
+            elif word.startswith(rest):
+                found.add(word[len(rest) :])
 
     def _parses(self, rest: str, used: frozenset[int], *, final: bool) -> bool:
         position = 0
         while position < len(rest) and rest[position] in _SEPARATORS:
             position += 1
+        if position == 0 and rest[:1].isalnum():
+            return False  # words glued to the claim or connector before them
         rest = rest[position:]
         if not rest:
             return not final or bool(used)
         if final and rest in (".", "!"):
             return bool(used)
+        if len(used) >= self.max_claims:
+            return False  # the sentence is full: only its end may follow
         for n, claim in enumerate(self.claims):
             if n in used:
                 continue
@@ -451,8 +508,12 @@ class SlotConstraint(ExplanationConstraint):
         rest = self._rest(text)
         if rest is None:
             return self.start.startswith(text)
-        final = bool(_TERMINATORS.search(rest[-1:]))
-        return self._parses(rest, frozenset(), final=final) and super().allows(text)
+        # text still being written: claims word for word and connecting words, so no title, genre or
+        # number can come from outside the evidence (a stop inside a title, "you rated Mr." of "Mr.
+        # Holland's Opus", is not the end); the end only where the unchanged check passes
+        if self._parses(rest, frozenset(), final=False):
+            return True
+        return bool(_TERMINATORS.search(rest[-1:])) and self.complete(text)
 
     def complete(self, text: str) -> bool:
         rest = self._rest(text)
@@ -575,7 +636,8 @@ class LLMExplainer:
 
     def _guided(self, requests: Sequence[tuple[str, str, Evidence]]) -> list[Explanation]:
         constraint = SlotConstraint if self.approach == "slots" else ExplanationConstraint
-        chats = [self.builder.explain(display_title(e.title), evidence_claims(e)) for _, _, e in requests]
+        prompt = self.builder.explain_claims if self.approach == "slots" else self.builder.explain
+        chats = [prompt(display_title(e.title), evidence_claims(e)) for _, _, e in requests]
         constraints = [constraint(self.checker, e) for _, _, e in requests]
         generations = self.backend.generate_guided(chats, constraints, max_new_tokens=self.max_new_tokens)
         results = []

@@ -138,6 +138,10 @@ class PromptBuilder:
     def explain(self, title: str, facts: Sequence[str]) -> Chat:
         return self._chat("explain.j2", {"title": title, "facts": list(facts)})
 
+    def explain_claims(self, title: str, claims: Sequence[str]) -> Chat:
+        """The slot-filling prompt: the instruction before the evidence, so a batch shares it as prefix."""
+        return self._chat("explain_claims.j2", {"title": title, "facts": list(claims)})
+
     def explain_items(self, items: Sequence[tuple[str, Sequence[str]]]) -> Chat:
         """One prompt for several recommended items (title, facts): one numbered sentence each."""
         return self._chat("explain_items.j2", {"items": [(t, list(f)) for t, f in items]})

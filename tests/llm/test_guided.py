@@ -254,3 +254,55 @@ def test_a_count_cut_short_is_not_a_complete_answer(checker) -> None:
     assert guided.allows(cut) and not guided.complete(cut)
     assert guided.complete(cut.removesuffix("The Usual S") + "The Usual Suspects.")
     assert not guided.complete("You might like The Usual Suspects because you rated Fargo 5")
+
+
+def _follow(slots: SlotConstraint, text: str, steps: int = 30) -> str:
+    """Appends listed continuations (the end when offered, else the first) until the answer is complete."""
+    for _ in range(steps):
+        if slots.complete(text):
+            return text
+        nexts = slots.continuations(text)
+        assert nexts, f"dead end at {text!r}"
+        for piece in nexts:
+            assert slots.allows(text + piece), (text, piece)  # every listed continuation keeps it allowed
+        text += "." if "." in nexts else nexts[0]
+    raise AssertionError(f"no complete answer from {text!r}")
+
+
+def test_slot_continuations_lead_to_a_complete_answer_from_any_prefix(checker) -> None:
+    slots = SlotConstraint(checker, EVIDENCE)
+    good = "You might like The Usual Suspects because you rated Fargo 5/5, and what is more it is crime, thriller, like 42% of your favourites."
+    for cut in range(1, len(good)):
+        if slots.allows(good[:cut]):
+            finished = _follow(slots, good[:cut])
+            assert checker.check(finished, EVIDENCE) is None, finished
+
+
+def test_slots_cap_the_claims_and_keep_words_apart(checker) -> None:
+    one = SlotConstraint(checker, EVIDENCE, max_claims=1)
+    text = one.start + " you rated Fargo 5/5"
+    assert one.continuations(text) == ["."] and not one.allows(text + " and")
+    assert one.complete(text + ".")
+    slots = SlotConstraint(checker, EVIDENCE)
+    assert not slots.allows(slots.start + " you rated Fargo 5/5and")  # glued to the claim before it
+    assert not slots.allows(slots.start + "you rated Fargo 5/5")  # glued to the start
+    with pytest.raises(ValueError, match="max_claims"):
+        SlotConstraint(checker, EVIDENCE, max_claims=0)
+
+
+def test_a_stop_inside_a_title_is_not_the_end_of_the_sentence() -> None:
+    evidence = Evidence(
+        item_id="1",
+        title="Heat (1995)",
+        similar_history=[
+            {"item_id": "2", "title": "L.A. Confidential (1997)", "rating": 5.0, "similarity": 0.5, "co_likers": 9},
+            {"item_id": "3", "title": "Mr. Holland's Opus (1995)", "rating": 4.0, "similarity": 0.4, "co_likers": 3},
+        ],
+        shared_genres=[],
+        favourite_genre_share=0.0,
+    )
+    checker = ExplanationChecker(["Heat (1995)", "L.A. Confidential (1997)", "Mr. Holland's Opus (1995)"], GENRES)
+    slots = SlotConstraint(checker, evidence)
+    for partial in (" you rated L.", " you rated L.A.", " you rated Mr."):
+        assert slots.allows(slots.start + partial) and not slots.complete(slots.start + partial)
+        assert checker.check(_follow(slots, slots.start + partial), evidence) is None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -59,6 +59,45 @@ class TextConstraint(ABC):
     @abstractmethod
     def complete(self, text: str) -> bool:
         """True when `text` is an acceptable whole answer."""
+
+    def continuations(self, text: str) -> list[str] | None:
+        """Every text that may come next (a grammar's remaining words), when the constraint can list
+        them: a decoder then picks among their first tokens and never walks into a dead end that a
+        mid-word prefix leads to ("in a" of "in addition" with no token to go on). None: unknown."""
+        return None
+
+
+def choose_guided_token(
+    constraint: TextConstraint,
+    text: str,
+    scores: np.ndarray,
+    extend: Callable[[int], str],
+    first_token: Callable[[str], int],
+    eos_ids: set[int],
+    search_width: int,
+) -> int | None:
+    """The most likely next token the constraint allows after `text` (`extend(token)`: the text with
+    the token appended); end-of-sequence only where the text is complete. Candidates: the first tokens
+    of the constraint's `continuations` when it lists them, else (or when none of those fits) the
+    `search_width` most likely tokens. None: a dead end."""
+    listed = constraint.continuations(text)
+    pools: list[list[int]] = []
+    if listed:
+        pools.append(sorted({first_token(c) for c in listed if c} | eos_ids, key=lambda t: -scores[t]))
+    width = min(search_width, len(scores))
+    top = np.argpartition(-scores, width - 1)[:width]
+    pools.append(top[np.argsort(-scores[top], kind="stable")].tolist())
+    complete: bool | None = None
+    for pool in pools:
+        for token in pool:
+            if token in eos_ids:
+                if complete is None:
+                    complete = constraint.complete(text)
+                if complete:
+                    return int(token)
+            elif constraint.allows(extend(token)):
+                return int(token)
+    return None
 
 
 def longest_complete_prefix(texts: Sequence[str], constraint: TextConstraint) -> str:

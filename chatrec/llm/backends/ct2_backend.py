@@ -38,6 +38,7 @@ from chatrec.llm.backends.base import (
     LLMError,
     Ranking,
     TextConstraint,
+    choose_guided_token,
     longest_complete_prefix,
     normalise_logprobs,
 )
@@ -117,6 +118,9 @@ class CTranslate2Backend(LLMBackend):
 
     def _encode(self, chat: Chat) -> list[int]:
         return list(self.tokenizer.encode(self.render(chat), add_special_tokens=False))
+
+    def _first_token(self, text: str) -> int:
+        return int(self.tokenizer.encode(text, add_special_tokens=False)[0])
 
     def _tokens(self, ids: Sequence[int]) -> list[str]:
         return list(self.tokenizer.convert_ids_to_tokens(list(ids)))
@@ -291,18 +295,15 @@ class CTranslate2Backend(LLMBackend):
 
         def chooser(constraint: TextConstraint) -> Chooser:
             def choose(kept: list[int], logits: np.ndarray) -> int | None:
-                text = constraint.start + self.tokenizer.decode(kept, skip_special_tokens=True)
-                width = min(GUIDED_SEARCH_WIDTH, len(logits))
-                top = np.argpartition(-logits, width - 1)[:width]
-                for token in top[np.argsort(-logits[top], kind="stable")].tolist():
-                    if token == self._eos:
-                        if constraint.complete(text):
-                            return token
-                    elif constraint.allows(
-                        constraint.start + self.tokenizer.decode([*kept, token], skip_special_tokens=True)
-                    ):
-                        return int(token)
-                return None
+                return choose_guided_token(
+                    constraint,
+                    constraint.start + self.tokenizer.decode(kept, skip_special_tokens=True),
+                    logits,
+                    lambda token: constraint.start + self.tokenizer.decode([*kept, token], skip_special_tokens=True),
+                    self._first_token,
+                    {self._eos},
+                    GUIDED_SEARCH_WIDTH,
+                )
 
             return choose
 
