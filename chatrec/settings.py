@@ -107,10 +107,10 @@ class Settings(BaseSettings):
     # --- LLM -----------------------------------------------------------------------------------
     llm_backend: Literal["auto", "ctranslate2", "transformers", "openai", "none"] = Field(
         "auto",
-        description="LLM backend: ctranslate2 = int8 CPU inference of a local model (converted once, cached); "
-        "transformers = any Hugging Face model, CUDA when present; openai = an OpenAI-compatible endpoint; "
-        "auto (default) = ctranslate2 on CPU for a local model, transformers otherwise (see docs/llm.md; "
-        "ctranslate2 was faster in the same-run comparison of docs/benchmarks.md)",
+        description="LLM backend: transformers = any Hugging Face model or the packaged GGUF (CUDA in bf16; on CPU "
+        "dynamic int8 linear layers, llm_int8); ctranslate2 = int8 CPU inference of a local model (converted once, "
+        "cached; batch-invariant, but its guided explanations are ~8x slower); openai = an OpenAI-compatible "
+        "endpoint; auto (default) = transformers (see docs/llm.md and docs/benchmarks.md)",
     )
     llm_model: str = Field(
         "SmolLM2-135M-Instruct",
@@ -120,13 +120,24 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="API key for the endpoint", repr=False)
     llm_timeout_s: float = Field(60.0, gt=0, description="per-request timeout")
     llm_max_retries: int = Field(2, ge=0, description="retries on transient LLM errors")
-    llm_batch_size: int = Field(8, ge=1, description="prompts decoded together")
+    llm_batch_size: int = Field(16, ge=1, description="prompts decoded together")
+    llm_int8: bool = Field(
+        True,
+        description="on CPU, the transformers backend runs its linear layers in dynamic int8 (torch): ~2.6x the "
+        "fp32 speed here (docs/benchmarks.md); false = fp32. CUDA always runs bf16",
+    )
     llm_threads: int | None = Field(
         None, ge=1, description="CPU threads of the ctranslate2 backend; None = torch_threads when set, else 1"
     )
     llm_prompt_tokens: int = Field(1024, ge=128, description="prompt token budget; history is cut first")
     llm_rerank_mode: Literal["choice", "listwise", "yesno", "off"] = Field(
         "choice", description="how the LLM scores candidates (see docs/llm.md); off = first-stage order"
+    )
+    llm_rerank_at_weight_zero: bool = Field(
+        False,
+        description="score every LLM user's candidates even when the fitted blend weight is 0 (the order cannot "
+        "change; the scores land in recs.recommendations.llm_score for watching the LLM). Off: skipped, the LLM "
+        "stage then costs the explanations only",
     )
     llm_explanations: Literal["llm", "template"] = Field(
         "llm", description="llm = LLM phrases the evidence (checked, template fallback); template = template only"

@@ -105,6 +105,7 @@ def recommend_batch(
         "candidates": settings.top_k_candidates,
         "k": settings.top_k_final,
         "reranker": f"llm {settings.llm_rerank_mode}, blend {blend_record.verdict}"
+        + ("" if blend_record.weight > 0 or settings.llm_rerank_at_weight_zero else " (LLM scores not computed)")
         if blend_record
         else "none (first-stage order)",
         "explanations": (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,16 +48,15 @@ def make_backend(settings: Settings) -> LLMBackend:
         device=settings.torch_device(),
         batch_size=settings.llm_batch_size,
         adapter=adapter,
+        int8=settings.llm_int8,
     )
 
 
 def resolved_backend(settings: Settings) -> str:
-    """The backend `llm_backend` means here: "auto" is ctranslate2 on CPU for a local model (the
-    packaged SmolLM2, a GGUF file or a model folder) and transformers otherwise (CUDA, a hub id)."""
+    """The backend `llm_backend` means here: "auto" is transformers (dynamic int8 on CPU when `llm_int8`,
+    bf16 on CUDA). ctranslate2 is chosen by name: it scores prompts about as fast, but its guided
+    explanations restart decoding wherever the constraint overrules the model and ran ~8x slower
+    (docs/benchmarks.md)."""
     if settings.llm_backend != "auto":
         return settings.llm_backend
-    from chatrec.llm.weights import resolve_llm_model
-
-    reference = resolve_llm_model(settings.llm_model)
-    local = reference.gguf_file is not None or Path(reference.location).is_dir()
-    return "ctranslate2" if local and settings.torch_device() == "cpu" else "transformers"
+    return "transformers"

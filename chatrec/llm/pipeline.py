@@ -183,7 +183,13 @@ def llm_rerank_and_explain(
     k = settings.top_k_final
     stats = RerankStats()
     started = time.perf_counter()
-    rerank = settings.llm_rerank_mode != "off" and blend_record is not None
+    # a blend of weight 0 serves the first stage's order whatever the LLM says: its scores would cost two
+    # thirds of the stage's time and change nothing, so they are computed only when asked for
+    rerank = (
+        settings.llm_rerank_mode != "off"
+        and blend_record is not None
+        and (blend_record.weight > 0 or settings.llm_rerank_at_weight_zero)
+    )
     reranker = _reranker(backend, settings, items, interactions, users_frame(con)) if rerank else None
     explainer = (
         LLMExplainer(

@@ -38,7 +38,7 @@ def test_without_the_llm_every_explanation_is_a_template(trained, settings: Sett
 def test_llm_users_are_reranked_and_explained_and_the_rest_keep_templates(trained, settings: Settings) -> None:
     llm = settings.model_copy(update={
         "llm_backend": "transformers", "cache_dir": TEST_CACHE, "llm_users_per_run": 2, "llm_blend_users": 5,
-        "llm_rerank_mode": "choice", "llm_batch_size": 5,
+        "llm_rerank_mode": "choice", "llm_batch_size": 5, "llm_rerank_at_weight_zero": True,
     })  # fmt: skip
     run = recommend_batch(trained, llm, user_ids=USERS)
     assert run.llm_users == 2 and run.n_recommendations == 15 and run.n_explanations == 15
@@ -77,6 +77,12 @@ def test_llm_users_are_reranked_and_explained_and_the_rest_keep_templates(traine
     assert {"valid_output_rate", "blend_weight", "explanation_fallback_rate", "latency_ms_per_user"} <= names
     params = json.loads(trained.execute("SELECT params FROM recs.runs").fetchall()[0][0])
     assert params["blend_id"] and "llm choice" in params["reranker"]
-    # a second run reuses the fitted blend instead of fitting (and storing) another
-    recommend_batch(trained, llm, user_ids=USERS)
+    # a second run reuses the fitted blend instead of fitting (and storing) another; by default a blend of
+    # weight 0 (it cannot change the order) skips the LLM's scores, the explanations still come from the LLM
+    second = recommend_batch(trained, llm.model_copy(update={"llm_rerank_at_weight_zero": False}), user_ids=USERS)
     assert trained.execute("SELECT count(*) FROM models.llm_blends").fetchall() == [(1,)]
+    scored = trained.execute(
+        "SELECT count(llm_score) FROM recs.recommendations WHERE run_id = ?", [second.run_id]
+    ).fetchall()
+    assert scored == [(0 if weight == 0.0 else 10,)]
+    assert "explanation_fallback_rate" in (second.llm_metrics or {})
