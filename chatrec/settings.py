@@ -227,6 +227,12 @@ class Settings(BaseSettings):
         "beside the warehouse; None = 40% of the machine's RAM (DuckDB's own default, 80%, let one 25M-row load "
         "take most of the machine)",
     )
+    llm_dask_min_users: int | None = Field(
+        None,
+        ge=1,
+        description="batch runs with at least this many LLM users run the LLM stage on Dask workers (one model per "
+        "worker process, users partitioned; dask_address, else a LocalCluster of dask_workers); None = in-process",
+    )
     dask_batch_min_users: int | None = Field(
         50_000,
         ge=1,

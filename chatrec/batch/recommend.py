@@ -28,10 +28,21 @@ import duckdb
 import polars as pl
 
 from chatrec.chat.feedback import apply_pending, exclusions_of, merge_exclusions
-from chatrec.data.frames import feedback_events, interactions_frame, items_frame, tagged_items
+from chatrec.data.frames import feedback_events, interactions_frame, items_frame, tagged_items, users_frame
 from chatrec.explain.evidence import EvidenceIndex, template_explanation
 from chatrec.llm.backends.base import LLMBackend
-from chatrec.llm.pipeline import BlendRecord, fit_blend, latest_blend, llm_enabled, llm_rerank_and_explain, llm_users
+from chatrec.llm.finetune import production_adapter
+from chatrec.llm.pipeline import (
+    BlendRecord,
+    LLMInputs,
+    fit_blend,
+    latest_blend,
+    llm_enabled,
+    llm_on_dask,
+    llm_rerank_and_explain,
+    llm_users,
+    use_dask_for_llm,
+)
 from chatrec.memory import check_budget, data_size, scoring_bytes
 from chatrec.models.base import Recommender
 from chatrec.models.training import load_model, load_serving_model
@@ -159,9 +170,12 @@ def recommend_batch(
             assert backend is not None
             # the LLM users first, together (the LLM batches prompts across users)
             candidates = model.recommend(chosen, settings.top_k_candidates, exclude=tagged)
-            output = llm_rerank_and_explain(
-                con, settings, candidates, index, interactions, items, chosen, blend_record, backend
-            )
+            inputs = LLMInputs(index, interactions, items, users_frame(con))
+            if use_dask_for_llm(len(chosen), settings):
+                adapter = settings.llm_adapter or production_adapter(settings, con)
+                output = llm_on_dask(settings, candidates, inputs, chosen, blend_record, adapter)
+            else:
+                output = llm_rerank_and_explain(settings, candidates, inputs, chosen, blend_record, backend)
             explanations = [
                 {"user_id": e.user_id, "item_id": e.item_id, "text": e.text,
                  "evidence": json.dumps(index.evidence(e.user_id, e.item_id).to_json()), "source": e.source,

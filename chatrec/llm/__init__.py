@@ -9,8 +9,10 @@ if TYPE_CHECKING:
     from chatrec.settings import Settings
 
 
-def make_backend(settings: Settings) -> LLMBackend:
-    """The backend the settings name (`llm_backend`, `llm_model`, `llm_base_url`, ...)."""
+def make_backend(settings: Settings, *, registry_adapter: bool = True) -> LLMBackend:
+    """The backend the settings name (`llm_backend`, `llm_model`, `llm_base_url`, ...). `registry_adapter`
+    False: only `llm_adapter` counts (a Dask worker, handed the adapter its caller looked up, must not
+    open the warehouse file that caller holds)."""
     if settings.llm_backend == "none":
         raise ValueError("llm_backend is 'none': the LLM layer is switched off in the settings")
     if settings.llm_backend == "openai":
@@ -29,7 +31,7 @@ def make_backend(settings: Settings) -> LLMBackend:
     from chatrec.llm.finetune import production_adapter
 
     # an explicit adapter wins; else the LoRA adapter the nightly fine-tune promoted, if any
-    adapter = settings.llm_adapter or production_adapter(settings)
+    adapter = settings.llm_adapter or (production_adapter(settings) if registry_adapter else None)
     if resolved_backend(settings) == "ctranslate2":
         from chatrec.llm.backends.ct2_backend import CTranslate2Backend
 

@@ -7,8 +7,10 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -28,6 +30,7 @@ from chatrec.progress import progress
 from chatrec.settings import Settings
 
 LLM_CHUNK_USERS = 16  # users per backend batch: large enough to batch, small enough to show progress
+PARTITIONS_PER_WORKER = 4  # Dask partitions per worker: a slow worker's last one is small
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +158,25 @@ class LLMRunOutput:
     metrics: dict[str, float]
 
 
+@dataclass
+class LLMPartOutput:
+    """One partition's users through the LLM (what a Dask task sends back: small)."""
+
+    final: pl.DataFrame
+    scores: list[LLMScores]
+    explanations: list[Explanation]
+
+
+@dataclass(frozen=True)
+class LLMInputs:
+    """What the LLM stage reads besides the candidates: scattered once to every Dask worker."""
+
+    evidence: EvidenceIndex
+    interactions: pl.DataFrame
+    items: pl.DataFrame
+    users_table: pl.DataFrame
+
+
 def llm_users(con: duckdb.DuckDBPyConnection, users: list[str], limit: int | None) -> list[str]:
     """Which of a run's users go through the LLM: all, or the `limit` most recently active (the
     users most likely to come back and read their recommendations)."""
@@ -168,34 +190,39 @@ def llm_users(con: duckdb.DuckDBPyConnection, users: list[str], limit: int | Non
     return [row[0] for row in rows]
 
 
-def llm_rerank_and_explain(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    candidates: pl.DataFrame,
-    evidence: EvidenceIndex,
-    interactions: pl.DataFrame,
-    items: pl.DataFrame,
-    users: list[str],
-    blend_record: BlendRecord | None,
-    backend: LLMBackend,
-) -> LLMRunOutput:
-    """Re-rank (when a re-rank mode is on) and explain (when LLM explanations are on) `users`."""
-    k = settings.top_k_final
-    stats = RerankStats()
-    started = time.perf_counter()
-    # a blend of weight 0 serves the first stage's order whatever the LLM says: its scores would cost two
-    # thirds of the stage's time and change nothing, so they are computed only when asked for
-    rerank = (
+def reranks(settings: Settings, blend_record: BlendRecord | None) -> bool:
+    """Whether the LLM scores the candidates. A blend of weight 0 serves the first stage's order whatever
+    the LLM says: its scores would cost two thirds of the stage's time and change nothing, so they are
+    computed only when asked for (`llm_rerank_at_weight_zero`)."""
+    return (
         settings.llm_rerank_mode != "off"
         and blend_record is not None
         and (blend_record.weight > 0 or settings.llm_rerank_at_weight_zero)
     )
-    reranker = _reranker(backend, settings, items, interactions, users_frame(con)) if rerank else None
+
+
+def llm_partition(
+    settings: Settings,
+    candidates: pl.DataFrame,
+    inputs: LLMInputs,
+    users: list[str],
+    blend_record: BlendRecord | None,
+    backend: LLMBackend,
+    advance: Callable[[int], None] | None = None,
+) -> LLMPartOutput:
+    """Re-rank (when `reranks`) and explain (when LLM explanations are on) `users`, in chunks of
+    LLM_CHUNK_USERS (each one batch for the backend; `advance` hears of every chunk done)."""
+    k = settings.top_k_final
+    reranker = (
+        _reranker(backend, settings, inputs.items, inputs.interactions, inputs.users_table)
+        if reranks(settings, blend_record)
+        else None
+    )
     explainer = (
         LLMExplainer(
             backend,
             PromptBuilder(backend.count_tokens, settings.llm_prompt_tokens),
-            ExplanationChecker.from_items(items),
+            ExplanationChecker.from_items(inputs.items),
             approach=settings.llm_explanation_approach,
         )
         if settings.llm_explanations == "llm"
@@ -204,40 +231,145 @@ def llm_rerank_and_explain(
     scores: list[LLMScores] = []
     finals: list[pl.DataFrame] = []
     explanations: list[Explanation] = []
-    # users in chunks, for the progress bar; each chunk is still one batch for the backend
-    # in a log (a worker, `make run > log`) a line every 30 s: users done, elapsed, ETA
-    with progress("LLM re-rank + explain", total=len(users), unit="users", log_every_s=30.0) as advance:
-        for start in range(0, len(users), LLM_CHUNK_USERS):
-            chunk = users[start : start + LLM_CHUNK_USERS]
-            mine = candidates.filter(pl.col("user_id").is_in(chunk))
-            chunk_scores: list[LLMScores] = []
-            if reranker is not None:
-                chunk_scores, chunk_stats = reranker.score(mine, k)
-                stats.seconds += chunk_stats.seconds
-                for result in chunk_scores:
-                    stats.add(result)
-            final = blend(mine, chunk_scores, blend_record.weight if blend_record else 0.0, k)
-            if not chunk_scores:
-                final = final.with_columns(pl.lit(None, dtype=pl.Float64).alias("llm_score"))
-            if explainer is not None:
-                requests = [(u, i, evidence.evidence(u, i)) for u, i in final.select("user_id", "item_id").iter_rows()]
-                explanations += explainer.explain(requests)
-            scores += chunk_scores
-            finals.append(final)
+    for start in range(0, len(users), LLM_CHUNK_USERS):
+        chunk = users[start : start + LLM_CHUNK_USERS]
+        mine = candidates.filter(pl.col("user_id").is_in(chunk))
+        chunk_scores = reranker.score(mine, k)[0] if reranker is not None else []
+        final = blend(mine, chunk_scores, blend_record.weight if blend_record else 0.0, k)
+        if not chunk_scores:
+            final = final.with_columns(pl.lit(None, dtype=pl.Float64).alias("llm_score"))
+        if explainer is not None:
+            evidence = inputs.evidence
+            requests = [(u, i, evidence.evidence(u, i)) for u, i in final.select("user_id", "item_id").iter_rows()]
+            explanations += explainer.explain(requests)
+        scores += chunk_scores
+        finals.append(final)
+        if advance is not None:
             advance(len(chunk))
-    final = pl.concat(finals, how="vertical_relaxed")
-    seconds = time.perf_counter() - started
-    metrics = stats.as_metrics() if scores else {}
-    metrics["latency_ms_per_user"] = 1000 * seconds / max(1, len(users))
-    metrics["llm_users"] = float(len(users))
+    final = pl.concat(finals, how="vertical_relaxed") if finals else candidates.head(0)
+    return LLMPartOutput(final, scores, explanations)
+
+
+def _run_metrics(
+    part: LLMPartOutput, n_users: int, seconds: float, blend_record: BlendRecord | None
+) -> dict[str, float]:
+    stats = RerankStats()
+    for result in part.scores:
+        stats.add(result)
+    metrics = stats.as_metrics() if part.scores else {}
+    metrics["latency_ms_per_user"] = 1000 * seconds / max(1, n_users)
+    metrics["llm_users"] = float(n_users)
     if blend_record is not None:
         metrics["blend_weight"] = blend_record.weight
         # the interval the weight was judged by, beside it (absent when the first stage scored best)
         if blend_record.gain_ci_low is not None and blend_record.gain_ci_high is not None:
             metrics["blend_gain_ci_low"] = blend_record.gain_ci_low
             metrics["blend_gain_ci_high"] = blend_record.gain_ci_high
-    if explanations:
-        passed = sum(e.check_passed for e in explanations)
-        metrics["explanation_check_pass_rate"] = passed / len(explanations)
-        metrics["explanation_fallback_rate"] = 1 - passed / len(explanations)
-    return LLMRunOutput(final, explanations, metrics)
+    if part.explanations:
+        passed = sum(e.check_passed for e in part.explanations)
+        metrics["explanation_check_pass_rate"] = passed / len(part.explanations)
+        metrics["explanation_fallback_rate"] = 1 - passed / len(part.explanations)
+    return metrics
+
+
+def llm_rerank_and_explain(
+    settings: Settings,
+    candidates: pl.DataFrame,
+    inputs: LLMInputs,
+    users: list[str],
+    blend_record: BlendRecord | None,
+    backend: LLMBackend,
+) -> LLMRunOutput:
+    """The LLM stage in this process, with progress (users done, ETA) on stderr and every 30 s in a log."""
+    started = time.perf_counter()
+    with progress("LLM re-rank + explain", total=len(users), unit="users", log_every_s=30.0) as advance:
+        part = llm_partition(settings, candidates, inputs, users, blend_record, backend, advance)
+    seconds = time.perf_counter() - started
+    return LLMRunOutput(part.final, part.explanations, _run_metrics(part, len(users), seconds, blend_record))
+
+
+def use_dask_for_llm(n_users: int, settings: Settings) -> bool:
+    """The LLM stage runs on Dask workers (one model per worker process, users partitioned) from
+    `llm_dask_min_users` LLM users on: below that, starting workers and loading a model in each costs
+    more than the second core gives back (docs/benchmarks.md)."""
+    return settings.llm_dask_min_users is not None and n_users >= settings.llm_dask_min_users
+
+
+# the worker process's backend, loaded by its first LLM task and reused by the next ones
+_WORKER_BACKENDS: dict[str, LLMBackend] = {}
+
+
+def _worker_partition(
+    settings: Settings,
+    candidates: pl.DataFrame,
+    inputs: LLMInputs,
+    users: list[str],
+    blend_record: BlendRecord | None,
+) -> LLMPartOutput:
+    key = json.dumps(settings.model_dump(mode="json", include=LLM_BACKEND_FIELDS), sort_keys=True)
+    if key not in _WORKER_BACKENDS:
+        _WORKER_BACKENDS.clear()
+        _WORKER_BACKENDS[key] = make_backend(settings, registry_adapter=False)
+    return llm_partition(settings, candidates, inputs, users, blend_record, _WORKER_BACKENDS[key])
+
+
+LLM_BACKEND_FIELDS = {
+    "llm_backend", "llm_model", "llm_base_url", "llm_int8", "llm_threads", "llm_batch_size", "llm_adapter",
+    "cache_dir", "device", "torch_threads",
+}  # fmt: skip
+
+
+def llm_on_dask(
+    settings: Settings,
+    candidates: pl.DataFrame,
+    inputs: LLMInputs,
+    users: list[str],
+    blend_record: BlendRecord | None,
+    adapter: Path | None = None,
+) -> LLMRunOutput:
+    """The LLM stage partitioned by user over Dask workers (`dask_address`, else a LocalCluster of
+    `dask_workers` processes, one thread each): the stage's inputs are scattered once, each worker loads
+    the model once, and every partition returns its rows and explanations (small) to this process,
+    which writes them into the run like the in-process path. Partitions are LLM_CHUNK_USERS multiples,
+    PARTITIONS_PER_WORKER per worker, so a slow worker does not hold up the end."""
+    from distributed import as_completed
+
+    from chatrec.features.extract import dask_client
+
+    started = time.perf_counter()
+    # the adapter this process resolved from the registry: a worker must not open the warehouse file
+    # (this process holds it) to look it up again
+    settings = settings.model_copy(update={"llm_adapter": adapter})
+    client = dask_client(settings)
+    parts: list[LLMPartOutput] = []
+    try:
+        workers = max(1, len(client.scheduler_info()["workers"]))
+        size = -(-len(users) // (workers * PARTITIONS_PER_WORKER))
+        size = max(LLM_CHUNK_USERS, -(-size // LLM_CHUNK_USERS) * LLM_CHUNK_USERS)
+        shared = client.scatter(inputs, broadcast=True)
+        with progress(
+            f"LLM re-rank + explain ({workers} Dask workers)", total=len(users), unit="users", log_every_s=30.0
+        ) as advance:
+            futures = {}
+            for start in range(0, len(users), size):
+                chunk = users[start : start + size]
+                future = client.submit(
+                    _worker_partition, settings, candidates.filter(pl.col("user_id").is_in(chunk)), shared,
+                    chunk, blend_record, pure=False,
+                )  # fmt: skip
+                futures[future] = len(chunk)
+            for future in as_completed(futures):
+                parts.append(future.result())
+                advance(futures[future])
+    finally:
+        cluster = client.cluster
+        client.close()
+        if not settings.dask_address and cluster is not None:
+            cluster.close()
+    order = {user: n for n, user in enumerate(users)}
+    final = pl.concat([p.final for p in parts], how="vertical_relaxed").sort(
+        pl.col("user_id").replace_strict(order, return_dtype=pl.Int64), "rank"
+    )
+    merged = LLMPartOutput(final, [s for p in parts for s in p.scores], [e for p in parts for e in p.explanations])
+    seconds = time.perf_counter() - started
+    return LLMRunOutput(final, merged.explanations, _run_metrics(merged, len(users), seconds, blend_record))

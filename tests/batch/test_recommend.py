@@ -86,3 +86,25 @@ def test_llm_users_are_reranked_and_explained_and_the_rest_keep_templates(traine
     ).fetchall()
     assert scored == [(0 if weight == 0.0 else 10,)]
     assert "explanation_fallback_rate" in (second.llm_metrics or {})
+
+
+@pytest.mark.slow  # two worker processes each load the LLM
+def test_the_llm_stage_on_two_dask_workers_writes_what_the_in_process_stage_writes(trained, settings: Settings) -> None:
+    llm = settings.model_copy(update={
+        "llm_backend": "transformers", "cache_dir": TEST_CACHE, "llm_users_per_run": None, "llm_blend_users": 5,
+        "llm_rerank_mode": "choice", "llm_rerank_at_weight_zero": True,
+    })  # fmt: skip
+    in_process = recommend_batch(trained, llm, user_ids=USERS)
+    on_dask = recommend_batch(
+        trained, llm.model_copy(update={"llm_dask_min_users": 1, "dask_workers": 2}), user_ids=USERS
+    )
+    sql = (
+        "SELECT r.user_id, r.rank, r.item_id, r.llm_score IS NOT NULL, e.source, e.text FROM recs.recommendations r"
+        " JOIN recs.explanations e USING (run_id, user_id, item_id) WHERE run_id = ? ORDER BY r.user_id, r.rank"
+    )
+    rows = trained.execute(sql, [on_dask.run_id]).fetchall()
+    assert len(rows) == len(USERS) * llm.top_k_final and all(scored for *_, scored, _, _ in rows)
+    assert {source for *_, source, _ in rows} <= {"llm", "template"}
+    # the same users in one batch either way: the same order and the same LLM sentences
+    assert rows == trained.execute(sql, [in_process.run_id]).fetchall()
+    assert on_dask.llm_users == len(USERS) and on_dask.llm_metrics["valid_output_rate"] == 1.0

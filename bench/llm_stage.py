@@ -1,0 +1,101 @@
+"""The nightly's LLM stage on the same users, side by side: backends and in-process vs Dask workers.
+
+    python -m bench.llm_stage [--warehouse var/chatrec.duckdb] [--users 160]
+                              [--configs ctranslate2 int8 int8-dask2 ...]
+
+Each configuration runs `recommend_batch` (the batch run the nightly's recommend stage makes) for the
+same first `--users` users of a copy of a trained warehouse (`make run` leaves one in var/), so
+candidates, evidence and prompts are identical; only the LLM backend and where it runs change.
+Configurations:
+  int8          transformers, dynamic int8 linear layers, in-process (the CPU default)
+  fp32          transformers in fp32, in-process
+  ctranslate2   CTranslate2 int8, in-process
+  int8-dask1    int8 on a LocalCluster of 1 worker process (one thread)
+  int8-dask2    int8 on a LocalCluster of 2 worker processes (one thread each)
+`--rerank` also scores the candidates (llm_rerank_at_weight_zero), which the nightly skips when the
+blend weight is 0. Reported per configuration: wall seconds (worker start and model loads included),
+users per minute, explanation pass rate and fallback reasons. Results: bench/results/llm_stage.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+
+from bench.common import write_result
+from chatrec.batch.recommend import recommend_batch
+from chatrec.settings import Settings
+
+CONFIGS: dict[str, dict[str, object]] = {
+    "int8": {"llm_backend": "transformers", "llm_int8": True},
+    "fp32": {"llm_backend": "transformers", "llm_int8": False},
+    "ctranslate2": {"llm_backend": "ctranslate2"},
+    "int8-dask1": {"llm_backend": "transformers", "llm_int8": True, "llm_dask_min_users": 1, "dask_workers": 1},
+    "int8-dask2": {"llm_backend": "transformers", "llm_int8": True, "llm_dask_min_users": 1, "dask_workers": 2},
+}
+
+
+def run_config(name: str, source: Path, users: int, rerank: bool) -> dict[str, object]:
+    folder = Path(tempfile.mkdtemp(prefix=f"chatrec-llm-stage-{name}-"))
+    try:
+        warehouse = folder / "warehouse.duckdb"
+        shutil.copy(source, warehouse)
+        settings = Settings(
+            warehouse_path=warehouse, llm_users_per_run=None, llm_rerank_at_weight_zero=rerank,
+            **{"llm_dask_min_users": None, **CONFIGS[name]},  # type: ignore[arg-type]
+        )  # fmt: skip
+        con = duckdb.connect(str(warehouse))
+        chosen = [
+            r[0] for r in con.execute("SELECT user_id FROM core.users ORDER BY user_id LIMIT ?", [users]).fetchall()
+        ]
+        started = time.perf_counter()
+        run = recommend_batch(con, settings, user_ids=chosen)
+        seconds = time.perf_counter() - started
+        failures = Counter(
+            row[0]
+            for row in con.execute(
+                "SELECT check_failure FROM recs.explanations WHERE run_id = ? AND source = 'template'", [run.run_id]
+            ).fetchall()
+        )
+        con.close()
+        metrics = run.llm_metrics or {}
+        return {
+            "config": name, "users": len(chosen), "seconds": round(seconds, 1),
+            "users_per_min": round(60 * len(chosen) / seconds, 1),
+            "explanation_pass_rate": metrics.get("explanation_check_pass_rate"),
+            "valid_output_rate": metrics.get("valid_output_rate"), "fallback_reasons": dict(failures),
+            "settings": CONFIGS[name],
+        }  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", type=Path, default=Path("var/chatrec.duckdb"))
+    parser.add_argument("--users", type=int, default=160)
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=["int8", "int8-dask2"])
+    parser.add_argument("--rerank", action="store_true", help="also score candidates (w = 0 skips it)")
+    parser.add_argument("--result-name", default="llm_stage")
+    args = parser.parse_args()
+    if not args.warehouse.is_file():
+        raise SystemExit(f"no trained warehouse at {args.warehouse}: run `make run` (or pass --warehouse)")
+    runs = []
+    for name in args.configs:
+        runs.append(run_config(name, args.warehouse, args.users, args.rerank))
+        print(runs[-1], flush=True)
+        write_result(args.result_name, {"args": vars(args), "runs": runs})
+    base = runs[0]["seconds"]
+    for run in runs:
+        print(f"{run['config']:>12}: {run['seconds']:7.1f} s, {run['users_per_min']:6.1f} users/min, "
+              f"{base / run['seconds']:.2f}x {runs[0]['config']}, pass {run['explanation_pass_rate']}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
