@@ -237,7 +237,8 @@ class TransformersBackend(LLMBackend):
         kept = self._kept_prefix
         if kept is None or not all(len(e) > len(kept[0]) and e[: len(kept[0])] == kept[0] for e in encoded):
             prefix = encoded[0][:shared]
-            cache = self.model(torch.tensor([prefix], device=self.device), use_cache=True).past_key_values
+            with torch.inference_mode():  # a cache with autograd history cannot be copied
+                cache = self.model(torch.tensor([prefix], device=self.device), use_cache=True).past_key_values
             kept = self._kept_prefix = (prefix, cache)
         return copy.deepcopy(kept[1])
 
