@@ -149,11 +149,12 @@ class Settings(BaseSettings):
         "= unconstrained text (retry: once more with the check's reason; per-user: one prompt per user)",
     )
     llm_users_per_run: int | None = Field(
-        20,
+        None,
         ge=1,
-        description="users per batch run that go through the LLM (re-rank + explanations); None = all. "
-        "The rest get first-stage order and template explanations. 943 users on 2 CPU cores take hours; "
-        "on a GPU or a vLLM endpoint set it to all (CHATREC_LLM_USERS_PER_RUN=all)",
+        description="users per batch run that go through the LLM (re-rank + explanations), the most recently "
+        "active first; None (default) = all; the rest get first-stage order and template explanations. "
+        "All 943 ML-100K users took 14.1 min on 2 CPU cores (bench.pipeline); bound it on slower machines "
+        "or much larger user bases (CHATREC_LLM_USERS_PER_RUN=500)",
     )
     llm_blend_users: int = Field(
         82,
@@ -228,10 +229,11 @@ class Settings(BaseSettings):
         "take most of the machine)",
     )
     llm_dask_min_users: int | None = Field(
-        None,
+        96,
         ge=1,
         description="batch runs with at least this many LLM users run the LLM stage on Dask workers (one model per "
-        "worker process, users partitioned; dask_address, else a LocalCluster of dask_workers); None = in-process",
+        "worker process, users partitioned; dask_address, else a LocalCluster of dask_workers, on CPU with 2 or "
+        "more workers); None = always in-process. 96: where 2 workers beat one process (bench.llm_stage)",
     )
     dask_batch_min_users: int | None = Field(
         50_000,
