@@ -306,7 +306,9 @@ def main() -> None:
     parser.add_argument(
         "--result-name", default="llm", help="bench/results/<name>.json (llm_explain: explanations only)"
     )
-    parser.add_argument("--memory-probe", choices=["transformers", "ctranslate2"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--memory-probe", choices=["transformers-int8", "transformers", "ctranslate2"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--merge", nargs="+", help="join these results (one per backend) into --result-name")
     parser.add_argument("--reprobe", action="store_true", help="with --merge: measure each backend's memory again")
     args = parser.parse_args()

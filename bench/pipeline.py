@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=2)
     parser.add_argument("--llm-users", help="users per run through the LLM: all or a number (default: the setting)")
     parser.add_argument("--llm-backend", help="the LLM backend (default: the setting)")
+    parser.add_argument("--result-name", default="pipeline", help="bench/results/<name>.json")
     args = parser.parse_args()
     if args.llm_users:
         os.environ["CHATREC_LLM_USERS_PER_RUN"] = args.llm_users
@@ -88,7 +89,7 @@ def main() -> None:
     llm = {"backend": settings.llm_backend, "model": settings.llm_model, "mode": settings.llm_rerank_mode,
            "users_per_run": settings.llm_users_per_run, "blend_users": settings.llm_blend_users}  # fmt: skip
     path = write_result(
-        "pipeline", {"nights": nights, "torch_threads_env": os.environ.get("CHATREC_TORCH_THREADS"), "llm": llm}
+        args.result_name, {"nights": nights, "torch_threads_env": os.environ.get("CHATREC_TORCH_THREADS"), "llm": llm}
     )
     print(f"-> {path}")
 
