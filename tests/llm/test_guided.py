@@ -306,3 +306,21 @@ def test_a_stop_inside_a_title_is_not_the_end_of_the_sentence() -> None:
     for partial in (" you rated L.", " you rated L.A.", " you rated Mr."):
         assert slots.allows(slots.start + partial) and not slots.complete(slots.start + partial)
         assert checker.check(_follow(slots, slots.start + partial), evidence) is None
+
+
+def test_slots_on_implicit_feedback_evidence_reach_a_passing_answer() -> None:
+    # clicks or purchases, no ratings: the claims say "you liked X", never a rating
+    evidence = Evidence(
+        item_id="a1",
+        title="Blue Kettle",
+        similar_history=[
+            {"item_id": "a2", "title": "Red Teapot", "rating": None, "similarity": 0.5, "co_likers": 17},
+        ],
+        shared_genres=[],
+        favourite_genre_share=0.0,
+    )
+    checker = ExplanationChecker(["Blue Kettle", "Red Teapot", "Green Mug"])
+    slots = SlotConstraint(checker, evidence)
+    assert evidence_claims(evidence) == ["you liked Red Teapot", "17 people liked both Red Teapot and Blue Kettle"]
+    finished = _follow(slots, slots.start)
+    assert checker.check(finished, evidence) is None and "/5" not in finished
