@@ -38,10 +38,11 @@ def screenshot(name: str, folder: Path) -> Path:
 @pytest.fixture
 def reports(ml100k_warehouse: duckdb.DuckDBPyConnection, settings: Settings) -> Settings:
     """Two monitored runs (so the index has trends), and the index page. The LLM layer is on for 2
-    users per run (the real SmolLM2), so the LLM-health panels have figures to draw."""
+    users per run (the real SmolLM2), their candidates scored even at blend weight 0, so every
+    LLM-health panel (prompt length, valid output, latency) has figures to draw."""
     settings = settings.model_copy(update={
         "candidate_model": "popularity", "torch_threads": 1, "llm_backend": "transformers", "cache_dir": TEST_CACHE,
-        "llm_users_per_run": 2, "llm_blend_users": 5, "llm_batch_size": 5,
+        "llm_users_per_run": 2, "llm_blend_users": 5, "llm_batch_size": 5, "llm_rerank_at_weight_zero": True,
     })  # fmt: skip
     retrain(ml100k_warehouse, settings, ["popularity"])
     for _ in range(2):
