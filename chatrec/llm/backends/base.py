@@ -80,16 +80,15 @@ def choose_guided_token(
     the token appended); end-of-sequence only where the text is complete. Candidates: the first tokens
     of the constraint's `continuations` when it lists them, else (or when none of those fits) the
     `search_width` most likely tokens. None: a dead end."""
-    listed = constraint.continuations(text)
-    pools: list[list[int]] = []
-    if listed:
-        pools.append(sorted({first_token(c) for c in listed if c} | eos_ids, key=lambda t: -scores[t]))
-    width = min(search_width, len(scores))
-    top = np.argpartition(-scores, width - 1)[:width]
-    pools.append(top[np.argsort(-scores[top], kind="stable")].tolist())
     complete: bool | None = None
-    for pool in pools:
+    tried: set[int] = set()
+
+    def first_allowed(pool: Sequence[int]) -> int | None:
+        nonlocal complete
         for token in pool:
+            if token in tried:
+                continue  # judged in the listed pool already
+            tried.add(token)
             if token in eos_ids:
                 if complete is None:
                     complete = constraint.complete(text)
@@ -97,7 +96,17 @@ def choose_guided_token(
                     return int(token)
             elif constraint.allows(extend(token)):
                 return int(token)
-    return None
+        return None
+
+    listed = constraint.continuations(text)
+    if listed:
+        chosen = first_allowed(sorted({first_token(c) for c in listed if c} | eos_ids, key=lambda t: -scores[t]))
+        if chosen is not None:
+            return chosen
+    # the most likely tokens, only when the listed continuations gave none (every step would pay otherwise)
+    width = min(search_width, len(scores))
+    top = np.argpartition(-scores, width - 1)[:width]
+    return first_allowed(top[np.argsort(-scores[top], kind="stable")].tolist())
 
 
 def longest_complete_prefix(texts: Sequence[str], constraint: TextConstraint) -> str:
