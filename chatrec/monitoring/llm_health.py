@@ -61,8 +61,15 @@ def llm_health_report(con: duckdb.DuckDBPyConnection, settings: Settings, run: d
     )
     row = {c: finite(current[c].iloc[0]) for c in columns}
     if used:
+        # at blend weight 0 the nightly skips scoring candidates (llm_rerank_at_weight_zero): no valid-
+        # output rate to show, and "n/a" alone would read like a missing figure
+        scored = (
+            f"valid output {fmt(row['valid_output_rate'])}"
+            if row["valid_output_rate"] is not None or row["blend_weight"] != 0.0
+            else "candidate scores not computed (blend weight 0: the first-stage order is served)"
+        )
         reason = (
-            f"LLM {run.get('llm_model') or '(model not recorded)'}: valid output {fmt(row['valid_output_rate'])}, "
+            f"LLM {run.get('llm_model') or '(model not recorded)'}: {scored}, "
             f"explanation fallback {fmt(row['explanation_fallback_rate'])}, "
             f"{fmt(row['latency_ms_per_user'], '.0f')} ms/user, blend weight {fmt(row['blend_weight'], '.2f')} "
             f"(NDCG gain CI {interval(row['blend_gain_ci_low'], row['blend_gain_ci_high'])})"

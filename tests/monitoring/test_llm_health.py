@@ -54,3 +54,16 @@ def test_llm_figures_per_run_with_history(warehouse: duckdb.DuckDBPyConnection, 
     assert key["trend"]["valid_output_rate"] == [None, pytest.approx(0.9)]
     assert "valid output 90.0%" in report.reason
     assert "blend weight 0.25 (NDCG gain CI +0.0040..+0.0310)" in report.reason
+
+
+def test_run_that_skipped_candidate_scores_says_why(warehouse: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    # blend weight 0: the LLM explained but did not score candidates, so there is no valid-output rate
+    _run(warehouse, "run-a", 1, "SmolLM2-135M-Instruct", ["llm", "llm"])
+    warehouse.executemany(
+        "INSERT INTO monitoring.metrics (run_id, scope, subject, metric, value) VALUES ('run-a', 'llm', 'run-a', ?, ?)",
+        [("blend_weight", 0.0), ("latency_ms_per_user", 900.0)],
+    )
+    report = llm_health_report(warehouse, settings, run_row(warehouse, "latest_run", None))
+    assert report.key_figures["valid_output_rate"] is None
+    assert "candidate scores not computed (blend weight 0" in report.reason
+    assert "valid output n/a" not in report.reason
