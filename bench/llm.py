@@ -2,7 +2,7 @@
 
 python -m bench.llm [--val-users 40] [--test-users 60] [--modes choice listwise yesno] [--explain-users 50]
                     [--explain-approaches free retry per-user guided slots] [--rating-pairs 60] [--threads 1]
-                    [--sections rerank explain rating] [--model SmolLM2-135M-Instruct]
+                    [--sections rerank explain rating] [--model SmolLM2-135M-Instruct] [--prompt-tokens 1024 640]
                     [--backends transformers-int8 transformers ctranslate2]
 
 Every backend named runs in the same process on the same users, candidates and prompts, interleaved
@@ -95,10 +95,13 @@ def rerank_setup(con, args) -> dict[str, Any]:
             "candidate_recall": recall_at_k(candidates.filter(in_test), relevant, N_CANDIDATES)}  # fmt: skip
 
 
-def rerank_mode(setup: dict[str, Any], backend: LLMBackend, mode: str, args) -> list[dict[str, Any]]:
-    """One re-rank mode on one backend: the LLM alone and the blend fitted on the validation users."""
+def rerank_mode(
+    setup: dict[str, Any], backend: LLMBackend, mode: str, args, prompt_tokens: int
+) -> list[dict[str, Any]]:
+    """One re-rank mode on one backend at one prompt budget: the LLM alone and the blend fitted on the
+    validation users."""
     candidates, in_test = setup["candidates"], setup["in_test"]
-    builder = PromptBuilder(backend.count_tokens, args.prompt_tokens)
+    builder = PromptBuilder(backend.count_tokens, prompt_tokens)
     reranker = LLMReranker(backend, builder, setup["contexts"], mode)
     scores, stats = reranker.score(candidates, K)
     metrics = stats.as_metrics()
@@ -115,13 +118,14 @@ def rerank_mode(setup: dict[str, Any], backend: LLMBackend, mode: str, args) -> 
     llm_only = blend(candidates.filter(in_test), test_scores, 1.0, K)
     blended = blend(candidates.filter(in_test), test_scores, fit.weight, K)
     print(
-        f"{backend_name(backend)} {mode}: w={fit.weight} valid={health['valid_output_rate']} "
+        f"{backend_name(backend)} {mode} ({prompt_tokens} tokens): w={fit.weight} valid={health['valid_output_rate']} "
         f"{health['latency_ms_per_user']:.0f} ms/user",
         flush=True,
     )
     return [
-        {"mode": f"LLM {mode} alone", "weight": 1.0, **ranking_metrics(llm_only, relevant), **health},
-        {"mode": f"blend {mode} (w fitted on validation)", "weight": fit.weight,
+        {"mode": f"LLM {mode} alone", "weight": 1.0, "prompt_budget": prompt_tokens,
+         **ranking_metrics(llm_only, relevant), **health},
+        {"mode": f"blend {mode} (w fitted on validation)", "weight": fit.weight, "prompt_budget": prompt_tokens,
          "validation_ndcg_by_weight": fit.ndcg_by_weight, **ranking_metrics(blended, relevant), **health},
     ]  # fmt: skip
 
@@ -163,7 +167,7 @@ def explain_section(
     items = items_frame(con)
     index = EvidenceIndex(train, items)
     checker = ExplanationChecker.from_items(items)
-    builder = PromptBuilder(backend.count_tokens, args.prompt_tokens)
+    builder = PromptBuilder(backend.count_tokens, args.prompt_tokens[0])
     chosen = users[: args.explain_users]
     final = candidates.filter(pl.col("user_id").is_in(chosen) & (pl.col("rank") <= K))
     requests = [(u, i, index.evidence(u, i)) for u, i in final.select("user_id", "item_id").iter_rows()]
@@ -212,7 +216,7 @@ def rating_section(con, backend, args) -> dict[str, Any]:
         truth = sample["rating"].to_numpy().astype(np.float64)
         base = mf.predict(users, items_)
         contexts = ContextBuilder(Catalogue(items), train, users_frame(con))
-        llm = LLMRatingPredictor(backend, PromptBuilder(backend.count_tokens, args.prompt_tokens), contexts).predict(
+        llm = LLMRatingPredictor(backend, PromptBuilder(backend.count_tokens, args.prompt_tokens[0]), contexts).predict(
             users, items_
         )
         half = len(truth) // 2
@@ -300,7 +304,13 @@ def main() -> None:
     parser.add_argument("--single-requests", type=int, default=20)
     parser.add_argument("--rating-pairs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--prompt-tokens", type=int, default=1024)
+    parser.add_argument(
+        "--prompt-tokens",
+        type=int,
+        nargs="+",
+        default=[1024],
+        help="prompt budgets: re-ranking runs at each (same users); explanations and rating use the first",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sections", nargs="+", default=["rerank", "explain"], choices=["rerank", "explain", "rating"])
     parser.add_argument(
@@ -352,7 +362,8 @@ def main() -> None:
     for kind, mode in steps:
         for name, backend in backends.items():
             if kind == "rerank":
-                runs[name]["rows"] += rerank_mode(setup, backend, mode, args)
+                for prompt_tokens in args.prompt_tokens:
+                    runs[name]["rows"] += rerank_mode(setup, backend, mode, args, prompt_tokens)
             elif kind == "explain":
 
                 def checkpoint(partial: dict[str, Any], name: str = name) -> None:

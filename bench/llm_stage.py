@@ -1,7 +1,7 @@
 """The nightly's LLM stage on the same users, side by side: backends and in-process vs Dask workers.
 
     python -m bench.llm_stage [--warehouse var/chatrec.duckdb] [--users 160]
-                              [--configs ctranslate2 int8 int8-dask2 ...]
+                              [--configs ctranslate2 int8 int8-dask2 int8:llm_prompt_tokens=640 ...]
 
 Each configuration runs `recommend_batch` (the batch run the nightly's recommend stage makes) for the
 same first `--users` users of a copy of a trained warehouse (`make run` leaves one in var/), so
@@ -12,6 +12,8 @@ Configurations:
   ctranslate2   CTranslate2 int8, in-process
   int8-dask1    int8 on a LocalCluster of 1 worker process (one thread)
   int8-dask2    int8 on a LocalCluster of 2 worker processes (one thread each)
+A configuration may add settings after a colon (`int8-dask2:llm_prompt_tokens=640,llm_batch_size=32`),
+so a setting's values are compared on the same users in one run.
 `--rerank` also scores the candidates (llm_rerank_at_weight_zero), which the nightly skips when the
 blend weight is 0. Reported per configuration: wall seconds (worker start and model loads included),
 users per minute, explanation pass rate and fallback reasons. Results: bench/results/llm_stage.json.
@@ -41,14 +43,28 @@ CONFIGS: dict[str, dict[str, object]] = {
 }
 
 
+def config_settings(spec: str) -> dict[str, object]:
+    """The settings of `name[:key=value,...]`: a named configuration plus overrides (validated by Settings)."""
+    name, _, overrides = spec.partition(":")
+    if name not in CONFIGS:
+        raise SystemExit(f"unknown configuration {name!r} in {spec!r}; choose one of {', '.join(CONFIGS)}")
+    extra: dict[str, object] = {}
+    for pair in filter(None, overrides.split(",")):
+        key, sep, value = pair.partition("=")
+        if not sep or key not in Settings.model_fields:
+            raise SystemExit(f"{pair!r} in {spec!r} is not setting=value with a chatrec setting")
+        extra[key] = value
+    return {**CONFIGS[name], **extra}
+
+
 def run_config(name: str, source: Path, users: int, rerank: bool) -> dict[str, object]:
-    folder = Path(tempfile.mkdtemp(prefix=f"chatrec-llm-stage-{name}-"))
+    folder = Path(tempfile.mkdtemp(prefix="chatrec-llm-stage-"))
     try:
         warehouse = folder / "warehouse.duckdb"
         shutil.copy(source, warehouse)
         settings = Settings(
             warehouse_path=warehouse, llm_users_per_run=None, llm_rerank_at_weight_zero=rerank,
-            **{"llm_dask_min_users": None, **CONFIGS[name]},  # type: ignore[arg-type]
+            **{"llm_dask_min_users": None, **config_settings(name)},  # type: ignore[arg-type]
         )  # fmt: skip
         con = duckdb.connect(str(warehouse))
         chosen = [
@@ -70,7 +86,7 @@ def run_config(name: str, source: Path, users: int, rerank: bool) -> dict[str, o
             "users_per_min": round(60 * len(chosen) / seconds, 1),
             "explanation_pass_rate": metrics.get("explanation_check_pass_rate"),
             "valid_output_rate": metrics.get("valid_output_rate"), "fallback_reasons": dict(failures),
-            "settings": CONFIGS[name],
+            "settings": config_settings(name), "prompt_tokens_mean": metrics.get("prompt_tokens_mean"),
         }  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -80,12 +96,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", type=Path, default=Path("var/chatrec.duckdb"))
     parser.add_argument("--users", type=int, default=160)
-    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=["int8", "int8-dask2"])
+    parser.add_argument("--configs", nargs="+", default=["int8", "int8-dask2"], help=f"of {', '.join(CONFIGS)}")
     parser.add_argument("--rerank", action="store_true", help="also score candidates (w = 0 skips it)")
     parser.add_argument("--result-name", default="llm_stage")
     args = parser.parse_args()
     if not args.warehouse.is_file():
         raise SystemExit(f"no trained warehouse at {args.warehouse}: run `make run` (or pass --warehouse)")
+    for spec in args.configs:
+        config_settings(spec)  # a typo fails here, not after an hour of measuring
     runs = []
     for name in args.configs:
         runs.append(run_config(name, args.warehouse, args.users, args.rerank))
@@ -93,7 +111,7 @@ def main() -> None:
         write_result(args.result_name, {"args": vars(args), "runs": runs})
     base = runs[0]["seconds"]
     for run in runs:
-        print(f"{run['config']:>12}: {run['seconds']:7.1f} s, {run['users_per_min']:6.1f} users/min, "
+        print(f"{run['config']:>24}: {run['seconds']:7.1f} s, {run['users_per_min']:6.1f} users/min, "
               f"{base / run['seconds']:.2f}x {runs[0]['config']}, pass {run['explanation_pass_rate']}")  # fmt: skip
 
 
