@@ -92,7 +92,12 @@ class GuidedText(LogitsProcessor):
     """Greedy decoding kept to what each row's `TextConstraint` allows: of the `search_width` most
     likely next tokens, the first whose text the constraint allows wins (end-of-sequence only where
     the text is complete); everything else is masked. Nothing in the top `search_width` allowed: the
-    row ends there (a dead end; the caller cuts back to the longest complete prefix)."""
+    row ends there (a dead end; the caller cuts back to the longest complete prefix).
+
+    As a logits processor it picks one token per row per model step. `choose` and `forced` serve the
+    backend's own decoding loop, which also jumps forward: where the constraint leaves one way on
+    (the rest of a title once its first word is chosen), those tokens are the ones greedy decoding
+    would pick whatever the model says, so they are appended without a model step each."""
 
     def __init__(
         self,
@@ -121,22 +126,45 @@ class GuidedText(LogitsProcessor):
     def _text(self, constraint: TextConstraint, tokens: list[int]) -> str:
         return constraint.start + self.tokenizer.decode(tokens, skip_special_tokens=True)  # type: ignore[attr-defined]
 
+    def choose(self, row: int, generated: list[int], scores: np.ndarray) -> int | None:
+        """Row `row`'s next token after `generated` given the model's `scores`; None: a dead end."""
+        constraint = self.constraints[row]
+        return choose_guided_token(
+            constraint,
+            self._text(constraint, generated),
+            scores,
+            lambda token: self._text(constraint, [*generated, token]),
+            self.first_token,
+            self.eos_ids,
+            self.search_width,
+        )
+
+    def forced(self, row: int, generated: list[int], limit: int) -> list[int]:
+        """The tokens (at most `limit`) that greedy guided decoding appends after `generated` without a
+        choice: while the constraint lists a single continuation and the text cannot end, the pool
+        `choose_guided_token` picks from is that continuation's first token (end-of-sequence is not
+        allowed), so the pick does not depend on the model's scores."""
+        constraint = self.constraints[row]
+        tokens: list[int] = []
+        while len(tokens) < limit:
+            text = self._text(constraint, [*generated, *tokens])
+            listed = constraint.continuations(text)
+            if not listed or len(listed) != 1 or not listed[0] or constraint.complete(text):
+                break
+            token = self.first_token(listed[0])
+            if token in self.eos_ids or not constraint.allows(self._text(constraint, [*generated, *tokens, token])):
+                break  # greedy decoding would search the model's likeliest tokens here: a real choice
+            tokens.append(token)
+        return tokens
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         chosen = []
-        for row, constraint in enumerate(self.constraints):
+        for row in range(len(self.constraints)):
             generated = input_ids[row, self.prompt_length :].tolist()
             if generated and generated[-1] in self.eos_ids | {self.pad_id}:
                 chosen.append(self.eos_id)  # finished rows pad with end-of-sequence
                 continue
-            pick = choose_guided_token(
-                constraint,
-                self._text(constraint, generated),
-                scores[row].float().cpu().numpy(),
-                lambda token, generated=generated, constraint=constraint: self._text(constraint, [*generated, token]),
-                self.first_token,
-                self.eos_ids,
-                self.search_width,
-            )
+            pick = self.choose(row, generated, scores[row].float().cpu().numpy())
             if pick is None:
                 self.dead_ends[row] = True
                 pick = self.eos_id
@@ -269,23 +297,16 @@ class TransformersBackend(LLMBackend):
         self, chats: Sequence[Chat], constraints: Sequence[TextConstraint], *, max_new_tokens: int = 64
     ) -> list[Generation]:
         """Constrained inside decoding (`GuidedText`): every token is the most likely one the constraint
-        allows; a dead end or the token limit is cut back to the longest complete prefix ("" if none)."""
+        allows; a dead end or the token limit is cut back to the longest complete prefix ("" if none).
+        Tokens the constraint leaves no choice about go through the model together (`_guided_batch`)."""
         results: list[Generation] = []
         eos_ids = set(self._eos_ids())
         for batch in self._batches(len(chats)):
             rows = [constraints[i] for i in batch]
             inputs, lengths = self._prefixed([self.render(chats[i]) + constraints[i].start for i in batch])
-            width = inputs["input_ids"].shape[1]  # type: ignore[attr-defined]
-            guide = GuidedText(self.tokenizer, width, rows, eos_ids, self.tokenizer.pad_token_id)
-            output = self.model.generate(
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                logits_processor=LogitsProcessorList([guide]),
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
-            for row, constraint in enumerate(rows):
-                new = [t for t in output[row, width:].tolist() if t not in eos_ids and t != self.tokenizer.pad_token_id]
+            guide = GuidedText(self.tokenizer, 0, rows, eos_ids, self.tokenizer.pad_token_id)
+            decoded = self._guided_batch(inputs, guide, max_new_tokens)
+            for row, (constraint, new) in enumerate(zip(rows, decoded, strict=True)):
                 # complete unless decoding hit a dead end or the token limit: then cut back
                 prefixes = [
                     constraint.start + self.tokenizer.decode(new[:n], skip_special_tokens=True)
@@ -301,6 +322,59 @@ class TransformersBackend(LLMBackend):
                     )
                 )
         return results
+
+    def _guided_batch(self, inputs: dict[str, object], guide: GuidedText, max_new_tokens: int) -> list[list[int]]:
+        """Greedy guided decoding of one batch (inputs as `_prefixed` makes them): each row's new tokens,
+        end-of-sequence excluded. One model step per choice, not per token: after each chosen token the
+        row's forced tokens (`GuidedText.forced`) join it, so a step feeds each row one or more tokens,
+        left-padded to the longest (the mask hides the padding, positions count real tokens only).
+        Finished rows leave the batch (their cache rows are dropped)."""
+        pending = inputs["input_ids"]
+        mask = inputs["attention_mask"]
+        cache = inputs.get("past_key_values")
+        assert isinstance(pending, torch.Tensor) and isinstance(mask, torch.Tensor)
+        if cache is not None:  # the ids start with the cached prefix (as `generate` takes them): skip it
+            pending = pending[:, cache.get_seq_length() :]  # type: ignore[attr-defined]
+        pad = self.tokenizer.pad_token_id
+        generated: list[list[int]] = [[] for _ in guide.constraints]
+        active = list(range(len(guide.constraints)))  # batch row -> request row
+        while active:
+            positions = mask.long().cumsum(-1) - 1
+            positions.masked_fill_(mask == 0, 1)
+            output = self.model(
+                input_ids=pending,
+                attention_mask=mask,
+                position_ids=positions[:, -pending.shape[1] :],
+                past_key_values=cache,
+                use_cache=True,
+            )
+            cache = output.past_key_values
+            scores = output.logits[:, -1, :].float().cpu().numpy()
+            keep, feeds = [], []
+            for batch_row, row in enumerate(active):
+                token = guide.choose(row, generated[row], scores[batch_row])
+                if token is None:
+                    guide.dead_ends[row] = True
+                    continue
+                if token in guide.eos_ids:
+                    continue
+                new = [token, *guide.forced(row, [*generated[row], token], max_new_tokens - len(generated[row]) - 1)]
+                generated[row] += new
+                if len(generated[row]) < max_new_tokens:
+                    keep.append(batch_row)
+                    feeds.append(new)
+            if not keep:
+                break
+            if len(keep) < len(active):
+                selected = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(selected)
+                mask = mask[selected]
+                active = [active[i] for i in keep]
+            width = max(len(f) for f in feeds)
+            pending = torch.tensor([[pad] * (width - len(f)) + f for f in feeds], device=self.device)
+            step_mask = torch.tensor([[0] * (width - len(f)) + [1] * len(f) for f in feeds], device=self.device)
+            mask = torch.cat([mask, step_mask.to(mask.dtype)], dim=1)
+        return generated
 
     def _eos_ids(self) -> list[int]:
         configured = self.model.generation_config.eos_token_id
