@@ -12,6 +12,7 @@ Configurations:
   ctranslate2   CTranslate2 int8, in-process
   int8-dask1    int8 on a LocalCluster of 1 worker process (one thread)
   int8-dask2    int8 on a LocalCluster of 2 worker processes (one thread each)
+  int8-stepwise int8, guided decoding one token per model step (no jumping forward over forced tokens)
 A configuration may add settings after a colon (`int8-dask2:llm_prompt_tokens=640,llm_batch_size=32`),
 so a setting's values are compared on the same users in one run.
 `--rerank` also scores the candidates (llm_rerank_at_weight_zero), which the nightly skips when the
@@ -32,6 +33,7 @@ import duckdb
 
 from bench.common import write_result
 from chatrec.batch.recommend import recommend_batch
+from chatrec.llm.backends.transformers_backend import TransformersBackend
 from chatrec.settings import Settings
 
 CONFIGS: dict[str, dict[str, object]] = {
@@ -40,7 +42,11 @@ CONFIGS: dict[str, dict[str, object]] = {
     "ctranslate2": {"llm_backend": "ctranslate2"},
     "int8-dask1": {"llm_backend": "transformers", "llm_int8": True, "llm_dask_min_users": 1, "dask_workers": 1},
     "int8-dask2": {"llm_backend": "transformers", "llm_int8": True, "llm_dask_min_users": 1, "dask_workers": 2},
+    "int8-stepwise": {"llm_backend": "transformers", "llm_int8": True},
 }
+# guided decoding one token per model step (TransformersBackend.jump_forward off): the baseline of
+# feeding forced tokens together; in-process only (the switch is this process's)
+STEPWISE = {"int8-stepwise"}
 
 
 def config_settings(spec: str) -> dict[str, object]:
@@ -70,9 +76,13 @@ def run_config(name: str, source: Path, users: int, rerank: bool) -> dict[str, o
         chosen = [
             r[0] for r in con.execute("SELECT user_id FROM core.users ORDER BY user_id LIMIT ?", [users]).fetchall()
         ]
-        started = time.perf_counter()
-        run = recommend_batch(con, settings, user_ids=chosen)
-        seconds = time.perf_counter() - started
+        TransformersBackend.jump_forward = name.partition(":")[0] not in STEPWISE
+        try:
+            started = time.perf_counter()
+            run = recommend_batch(con, settings, user_ids=chosen)
+            seconds = time.perf_counter() - started
+        finally:
+            TransformersBackend.jump_forward = True
         failures = Counter(
             row[0]
             for row in con.execute(
