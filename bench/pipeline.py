@@ -1,13 +1,16 @@
 """Wall time of the nightly pipeline on ML-100K, broken down by flow, on a fresh warehouse.
 
     python -m bench.pipeline [--nights 2] [--llm-users all|N] [--llm-backend auto|ctranslate2|transformers|none]
+                             [--set llm_rerank_at_weight_zero=true --set llm_prompt_tokens=640 ...]
 
 Runs each stage flow of the nightly pipeline in order (ingest -> features -> retrain, which also fits
 the LLM blend weight -> recommend, which re-ranks and explains `llm_users_per_run` users with the LLM
 -> monitor) against a temporary Prefect API, as `chatrec run nightly` does, on the default settings,
 and times each; a second night on unchanged data shows what idempotency saves (re-ingest is a
 no-op, retraining reuses registered models and the fitted blend, features are reused).
-`--llm-users` / `--llm-backend` override the defaults (as CHATREC_LLM_USERS_PER_RUN / _BACKEND would);
+`--llm-users` / `--llm-backend` override the defaults (as CHATREC_LLM_USERS_PER_RUN / _BACKEND would),
+`--set setting=value` any other setting (llm_rerank_at_weight_zero=true: every LLM user's candidates
+are scored even when the blend weight is 0, so the re-ranking's cost is measured);
 each night also reports the LLM stage's own figures from the warehouse (users, seconds, check pass rate)
 and the machine's load average (other jobs may share it).
 """
@@ -47,7 +50,15 @@ def main() -> None:
     parser.add_argument("--llm-users", help="users per run through the LLM: all or a number (default: the setting)")
     parser.add_argument("--llm-backend", help="the LLM backend (default: the setting)")
     parser.add_argument("--result-name", default="pipeline", help="bench/results/<name>.json")
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE", help="override a setting")
     args = parser.parse_args()
+    from chatrec.settings import ENV_PREFIX, Settings
+
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in Settings.model_fields:
+            raise SystemExit(f"--set {pair!r} is not setting=value with a chatrec setting")
+        os.environ[f"{ENV_PREFIX}{key.upper()}"] = value
     if args.llm_users:
         os.environ["CHATREC_LLM_USERS_PER_RUN"] = args.llm_users
     if args.llm_backend:
@@ -58,7 +69,6 @@ def main() -> None:
     os.environ["CHATREC_ARTIFACTS_DIR"] = str(workdir / "artifacts")
     from prefect.testing.utilities import prefect_test_harness
 
-    from chatrec.settings import Settings
     from flows.features import features_flow
     from flows.ingest import ingest_flow
     from flows.monitor import monitor_flow
@@ -87,7 +97,9 @@ def main() -> None:
             nights.append(timings)
             print(f"night {night}: total {timings['total']:.1f}s, LLM stage {timings['llm']}", flush=True)
     llm = {"backend": settings.llm_backend, "model": settings.llm_model, "mode": settings.llm_rerank_mode,
-           "users_per_run": settings.llm_users_per_run, "blend_users": settings.llm_blend_users}  # fmt: skip
+           "users_per_run": settings.llm_users_per_run, "blend_users": settings.llm_blend_users,
+           "prompt_tokens": settings.llm_prompt_tokens, "batch_size": settings.llm_batch_size,
+           "rerank_at_weight_zero": settings.llm_rerank_at_weight_zero, "set": args.set}  # fmt: skip
     path = write_result(
         args.result_name, {"nights": nights, "torch_threads_env": os.environ.get("CHATREC_TORCH_THREADS"), "llm": llm}
     )
