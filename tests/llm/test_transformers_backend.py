@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from chatrec.llm.backends.base import LLMError, repair_ranking
-from chatrec.llm.backends.transformers_backend import TransformersBackend
+from chatrec.llm.backends.transformers_backend import SCORING_TOKENS_PER_PASS, TransformersBackend
 from chatrec.llm.weights import converted_dir, ensure_loadable, resolve_llm_model
 from tests.conftest import TEST_CACHE
 from tests.llm.backend_contract import RANK_PROMPTS, chat, check_rank_contract
@@ -92,3 +92,14 @@ def test_int8_runs_every_linear_layer_quantized_and_keeps_the_contract(smollm2_i
     [scores] = smollm2_int8.option_logprobs([chat("Is Fargo a movie? Answer Yes or No.")], [["Yes", "No"]])
     assert scores.shape == (2,) and np.isclose(np.exp(scores).sum(), 1.0)
     check_rank_contract(smollm2_int8, RANK_PROMPTS[0])
+
+
+def test_scoring_passes_are_capped_by_padded_tokens(smollm2: TransformersBackend) -> None:
+    # long prompts go alone (padding them together costs more than it saves); short ones are batched
+    lengths = [1000, 100, 100, 100, 600, 600, *[10] * 20]
+    batches = smollm2._token_batches(lengths)
+    assert [list(b) for b in batches[:4]] == [[0], [1, 2, 3], [4], [5]]
+    assert [len(b) for b in batches[4:]] == [smollm2.batch_size] * (20 // smollm2.batch_size)
+    assert [i for b in batches for i in b] == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= SCORING_TOKENS_PER_PASS
