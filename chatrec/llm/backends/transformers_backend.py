@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 MIN_SHARED_PREFIX = 16
 # most prompt tokens (rows x longest row) scored in one forward pass: padded long prompts make attention
 # use an explicit mask, slower than the batch saves (re-rank prompts of ~1000 tokens on this CPU, int8:
-# 1.69 s per user at 16 per pass, 0.89 s one at a time; bench.llm_stage)
+# 1.65 s per user at 16 per pass, 0.88-1.02 s one at a time; a one-off probe, docs/benchmarks.md)
 SCORING_TOKENS_PER_PASS = 1024
 
 
