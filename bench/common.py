@@ -46,6 +46,17 @@ def machine() -> dict[str, Any]:
     }
 
 
+def setting_override(pair: str, where: str) -> tuple[str, str]:
+    """`setting=value` from a bench command line, the setting one of chatrec's (its value is checked
+    when Settings reads it); `where` names the argument in the error."""
+    from chatrec.settings import Settings
+
+    key, sep, value = pair.partition("=")
+    if not sep or key not in Settings.model_fields:
+        raise SystemExit(f"{pair!r} in {where} is not setting=value with a chatrec setting")
+    return key, value
+
+
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.common import write_result
+from bench.common import setting_override, write_result
 from chatrec.batch.recommend import recommend_batch
 from chatrec.llm.backends.transformers_backend import TransformersBackend
 from chatrec.settings import Settings
@@ -54,12 +54,7 @@ def config_settings(spec: str) -> dict[str, object]:
     name, _, overrides = spec.partition(":")
     if name not in CONFIGS:
         raise SystemExit(f"unknown configuration {name!r} in {spec!r}; choose one of {', '.join(CONFIGS)}")
-    extra: dict[str, object] = {}
-    for pair in filter(None, overrides.split(",")):
-        key, sep, value = pair.partition("=")
-        if not sep or key not in Settings.model_fields:
-            raise SystemExit(f"{pair!r} in {spec!r} is not setting=value with a chatrec setting")
-        extra[key] = value
+    extra = dict(setting_override(pair, repr(spec)) for pair in filter(None, overrides.split(",")))
     return {**CONFIGS[name], **extra}
 
 

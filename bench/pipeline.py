@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import write_result
+from bench.common import setting_override, write_result
 
 
 def llm_stage(warehouse: Path) -> dict[str, float]:
@@ -55,9 +55,7 @@ def main() -> None:
     from chatrec.settings import ENV_PREFIX, Settings
 
     for pair in args.set:
-        key, sep, value = pair.partition("=")
-        if not sep or key not in Settings.model_fields:
-            raise SystemExit(f"--set {pair!r} is not setting=value with a chatrec setting")
+        key, value = setting_override(pair, "--set")
         os.environ[f"{ENV_PREFIX}{key.upper()}"] = value
     if args.llm_users:
         os.environ["CHATREC_LLM_USERS_PER_RUN"] = args.llm_users
