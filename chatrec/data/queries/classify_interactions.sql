@@ -38,7 +38,9 @@ SELECT
         WHEN row_number() OVER (PARTITION BY s.user_id, s.item_id, s.event, s.ts, s.tag ORDER BY s.source_file, s.source_line) > 1
             THEN 'duplicate event in this load'
     END AS reason,
-    CASE WHEN s.tag IS NOT NULL THEN t.user_id IS NOT NULL ELSE e.user_id IS NOT NULL END AS already_present
+    CASE WHEN s.tag IS NOT NULL THEN t.user_id IS NOT NULL ELSE e.user_id IS NOT NULL END AS already_present,
+    -- the event itself is in core (for a tag row: an earlier tag at the same time brought it)
+    e.user_id IS NOT NULL AS event_present
 FROM timed s
 LEFT JOIN core.items ci ON ci.item_id = s.item_id
 LEFT JOIN core.users cu ON cu.user_id = s.user_id
