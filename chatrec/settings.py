@@ -287,6 +287,20 @@ class Settings(BaseSettings):
         description="relative drop of a ranking metric at k (NDCG, MAP, MRR, precision, recall, hit rate) "
         "vs the previous run that fails monitor",
     )
+    monitor_diversity_max_items: int | None = Field(
+        10_000,
+        ge=2,
+        description="the quality report computes diversity and serendipity only when the interactions cover at most "
+        "this many items: Evidently builds a dense items x items distance matrix for them (10K items: 0.8 GB; "
+        "60K: 29 GB); None = always",
+    )
+    monitor_diversity_max_train_rows: int | None = Field(
+        2_000_000,
+        ge=1,
+        description="the quality report computes diversity and serendipity only when the evaluated model was "
+        "trained on at most this many interactions: Evidently's serendipity scans every training row once per "
+        "evaluated user; None = always",
+    )
     monitor_reference: Literal["previous_period", "training_window"] = Field(
         "previous_period",
         description="drift reference window: the period before the current one, or the production model's train window",

@@ -241,9 +241,39 @@ def quality_drops(current: dict[str, float | None], previous: dict[str, float], 
     return drops
 
 
+def diversity_skipped(con: duckdb.DuckDBPyConnection, settings: Settings, run: dict[str, Any]) -> str | None:
+    """Why diversity and serendipity are not computed for `run`'s report at this size, or None.
+
+    Evidently computes both from item features with a dense items x items distance matrix over every
+    item of the training data, and serendipity filters the whole training frame once per evaluated user;
+    past the settings' limits they would not fit in memory or time, so the report leaves them out and
+    says so. Every other figure is computed as usual.
+    """
+    if run["train_start"] is None or run["train_end"] is None:
+        return None
+    size = frame(con, "train_window_size", {"train_start": run["train_start"], "train_end": run["train_end"]})
+    rows, items = size.row(0)
+    limits = [
+        (items, settings.monitor_diversity_max_items, "items", "monitor_diversity_max_items",
+         f"a dense {items:,} x {items:,} distance matrix, {items * items * 8 / 1e9:.1f} GB"),
+        (rows, settings.monitor_diversity_max_train_rows, "training rows", "monitor_diversity_max_train_rows",
+         "one scan of every training row per evaluated user"),
+    ]  # fmt: skip
+    for value, limit, what, setting, cost in limits:
+        if limit is not None and value > limit:
+            return (
+                f"diversity and serendipity not computed: {value:,} {what} > {setting} {limit:,} "
+                f"(Evidently would need {cost})"
+            )
+    return None
+
+
 def recsys_report(con: duckdb.DuckDBPyConnection, settings: Settings, run: dict[str, Any]) -> ReportArtifact:
     """The recommendation-quality report of `run`, compared with the complete run before it."""
     genres = item_genres(con)
+    too_large = diversity_skipped(con, settings, run)
+    if too_large:  # no item features: the preset skips diversity and serendipity, the train rows stay slim
+        genres = genres.select("item_id")
     genre_columns = [c for c in genres.columns if c != "item_id"]
     current = evaluate_run(con, settings, run, genres)
     previous_run = run_row(con, "previous_run", run["run_id"])
@@ -267,7 +297,9 @@ def recsys_report(con: duckdb.DuckDBPyConnection, settings: Settings, run: dict[
     else:
         ndcg = now.get(f"ndcg_at_{current.k}")
         reason = f"recsys quality: NDCG@{current.k} {ndcg if ndcg is None else round(ndcg, 4)}, {compared}, no drop beyond {settings.quality_drop_tolerance:.0%}"
-    if not genre_columns:
+    if too_large:
+        reason += f"; {too_large}"
+    elif not genre_columns:
         reason += "; diversity and serendipity not computed (the items have no genres)"
     key = {
         **now,

@@ -116,3 +116,24 @@ def test_newly_arrived_interactions_are_preferred_over_the_holdout(
     assert evaluation.source == "newly_arrived" and evaluation.users_evaluated == 50
     result = figures(recsys_snapshot(evaluation, None, ["genre_drama"]), evaluation.k)
     assert result["hit_rate_at_5"] == pytest.approx(1.0) and result["mrr_at_5"] == pytest.approx(1.0)
+
+
+def test_diversity_is_left_out_past_its_size_limits_and_the_report_says_why(
+    ml100k_warehouse: duckdb.DuckDBPyConnection, popularity_settings: Settings
+) -> None:
+    from chatrec.monitoring.recsys import diversity_skipped, recsys_report, run_row
+
+    con, settings = ml100k_warehouse, popularity_settings
+    retrain(con, settings, ["popularity"])
+    run = run_row(con, "latest_run", recommend_batch(con, settings).run_id)
+    assert run is not None
+    assert diversity_skipped(con, settings, run) is None  # ML-100K: 1,682 items, 100K rows, within the defaults
+    by_rows = diversity_skipped(con, settings.model_copy(update={"monitor_diversity_max_train_rows": 50_000}), run)
+    assert by_rows is not None and "> monitor_diversity_max_train_rows 50,000" in by_rows
+    small = settings.model_copy(update={"monitor_diversity_max_items": 1_000})
+    report = recsys_report(con, small, run)
+    assert "diversity and serendipity not computed: 1,6" in report.reason
+    assert "items > monitor_diversity_max_items 1,000" in report.reason and "GB" in report.reason
+    assert report.key_figures.get("diversity") is None and report.key_figures.get("serendipity") is None
+    for name in ("ndcg_at_5", "personalization", "popularity_bias_arp", "novelty"):
+        assert report.key_figures[name] is not None, name
