@@ -4,15 +4,15 @@ re-loads, overlapping files and duplicates inside a file add no second copy."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
 
 from chatrec.data.ingest import ingest_movielens_latest
 from chatrec.warehouse import apply_migrations
-from chatrec.warehouse.migrations import discover_migrations, run_data_tests, sql_root
+from chatrec.warehouse.migrations import run_data_tests
 from tests.data.test_data_sources import write_latest
+from tests.warehouse.test_migration_backfill import old_schema_root
 
 UNINDEXED = 260  # warehouse/migrations/0260_interactions_without_art_index.sql
 
@@ -28,14 +28,8 @@ def key_constraints(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def test_migration_keeps_the_rows_and_drops_the_key_index(tmp_path: Path) -> None:
-    old = tmp_path / "old-sql"
-    for folder in ("migrations", "staging", "marts"):
-        (old / folder).mkdir(parents=True)
-    for migration in discover_migrations():
-        if migration.version < UNINDEXED:
-            shutil.copy(sql_root() / "migrations" / f"{migration.name}.sql", old / "migrations")
     con = duckdb.connect(str(tmp_path / "old.duckdb"))
-    apply_migrations(con, old)
+    apply_migrations(con, old_schema_root(tmp_path, before=UNINDEXED))
     assert key_constraints(con) == ["PRIMARY KEY"]
     con.execute(
         "INSERT INTO core.interactions VALUES ('u1', 'i1', 4.0, 'rating', TIMESTAMP '2024-01-01 10:00', 'l1'),"

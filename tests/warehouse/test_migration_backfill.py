@@ -23,13 +23,13 @@ from tests.data.test_data_sources import write_latest
 BACKFILLED = 190  # warehouse/migrations/0190_honest_defaults.sql
 
 
-def old_schema_root(tmp_path: Path) -> Path:
-    """The warehouse SQL as it was before 0190: the earlier migrations, no views."""
+def old_schema_root(tmp_path: Path, before: int = BACKFILLED) -> Path:
+    """The warehouse SQL as it was before migration `before`: the earlier migrations, no views."""
     root = tmp_path / "old-sql"
     for folder in ("migrations", "staging", "marts"):
         (root / folder).mkdir(parents=True)
     for migration in discover_migrations():
-        if migration.version < BACKFILLED:
+        if migration.version < before:
             shutil.copy(sql_root() / "migrations" / f"{migration.name}.sql", root / "migrations")
     return root
 
