@@ -11,7 +11,12 @@ own. Stages are the nightly's, called through the library (no Prefect server, wh
 fixed start-up cost would hide the data-dependent part): generate, ingest (the generated Parquet
 through `chatrec ingest csv`'s code path), features, retrain (the default models), recommend (the
 batch run, in-process), monitor. `--dask-workers 1,2` adds the batch run again on a LocalCluster of
-each worker count (same data, same model), for the scale-out comparison.
+each worker count (same data, same model), for the scale-out comparison; `1,2,2,1` runs each twice,
+in that order.
+
+`--reuse DIR --stages recommend --dask-workers 1,2,2,1` runs only the named stages on the warehouse a
+previous run left in DIR (its work folder, printed at its start): the batch run and the monitor can
+be timed again without ingesting and retraining again.
 
 Users and items per size: see SHAPES.
 """
@@ -30,6 +35,7 @@ from typing import Any
 
 SIZES = {"100K": 100_000, "1M": 1_000_000, "5M": 5_000_000, "25M": 25_000_000}
 STAGES = ("generate", "ingest", "features", "retrain", "recommend", "monitor")
+DETAIL_FILE = "stage_detail.json"
 
 
 # (users, items) per size: MovieLens 100K's and 1M's own shapes, ML-25M's (about 160K users, 60K items),
@@ -56,9 +62,12 @@ def run_stage(stage: str, workdir: Path, data: Path, interactions: int, env: dic
     # CPU seconds (user + system, the child's and the processes it reaped, Dask workers included) say
     # what a stage costs whatever else the machine runs; wall seconds grow with the machine's load
     cpu = usage.ru_utime + usage.ru_stime
+    detail = workdir / DETAIL_FILE  # what the stage itself reported (the batch run's phases)
+    extra = json.loads(detail.read_text()) if detail.is_file() else {}
+    detail.unlink(missing_ok=True)
     return {"stage": stage, "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
             "peak_rss_mb": round(usage.ru_maxrss / 1024),
-            "load_average_before": load_before, "load_average_after": load_average()}  # fmt: skip
+            "load_average_before": load_before, "load_average_after": load_average(), **extra}  # fmt: skip
 
 
 def settings_env(workdir: Path) -> dict[str, str]:
@@ -106,7 +115,8 @@ def stage_main(stage: str, workdir: Path, data: Path, interactions: int) -> None
         elif stage.startswith("recommend"):
             from chatrec.batch.recommend import recommend_batch
 
-            recommend_batch(con, settings)
+            summary = recommend_batch(con, settings)
+            (workdir / DETAIL_FILE).write_text(json.dumps({"phases_seconds": summary.phases}))
         elif stage == "monitor":
             from chatrec.monitoring.monitor import monitor
 
@@ -130,6 +140,9 @@ def main() -> None:
         help="folder for the generated data, one subfolder per size; data already there is reused "
         "(generation is not a nightly stage); default: inside each size's fresh work folder",
     )
+    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages to run (default: all)")
+    parser.add_argument("--reuse", help="a previous run's work folder: run --stages on its warehouse (one size)")
+    parser.add_argument("--result-suffix", default="", help="bench/results/scale_<sizes>_<suffix>.json")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--interactions", type=int, help=argparse.SUPPRESS)
@@ -140,17 +153,22 @@ def main() -> None:
 
     from bench.common import machine, write_result
 
+    selected = args.stages.split(",")
+    if unknown := set(selected) - set(STAGES):
+        parser.error(f"unknown stage(s) {', '.join(sorted(unknown))}; stages: {', '.join(STAGES)}")
+    if args.reuse and ("," in args.sizes or not (Path(args.reuse) / "chatrec.duckdb").is_file()):
+        parser.error("--reuse takes one size and a work folder holding chatrec.duckdb from an earlier run")
     runs = []
     for label in args.sizes.split(","):
         interactions = SIZES[label]
         users, items = shape(interactions)
-        workdir = Path(tempfile.mkdtemp(prefix=f"chatrec-scale-{label}-"))
+        workdir = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix=f"chatrec-scale-{label}-"))
         env = settings_env(workdir)
         print(f"== {label}: {interactions:,} interactions, {users:,} users, {items:,} items ({workdir})", flush=True)
         data = Path(args.data) / label if args.data else workdir / "data"
         stages = []
         load_before = load_average()
-        for stage in STAGES:
+        for stage in (s for s in STAGES if s in selected):
             if stage == "generate" and (data / "mapping.txt").is_file():
                 print(f"   generate: reusing {data}", flush=True)
                 continue
@@ -164,12 +182,12 @@ def main() -> None:
         runs.append(
             {"size": label, "interactions": interactions, "users": users, "items": items, "stages": stages,
              "nightly_seconds": round(sum(s["seconds"] for s in stages if s["stage"] != "generate"), 1),
-             "peak_rss_mb": max(s["peak_rss_mb"] for s in stages), "recommend_on_dask": dask,
+             "peak_rss_mb": max((s["peak_rss_mb"] for s in stages), default=None), "recommend_on_dask": dask,
+             "stages_run": selected, "reused_workdir": args.reuse,
              "load_average_before": load_before, "load_average_after": load_average()}
         )  # fmt: skip
-    path = write_result(
-        "scale_" + args.sizes.replace(",", "_"), {"machine": machine(), "runs": runs, "nice": os.nice(0)}
-    )
+    name = "scale_" + args.sizes.replace(",", "_") + (f"_{args.result_suffix}" if args.result_suffix else "")
+    path = write_result(name, {"machine": machine(), "runs": runs, "nice": os.nice(0)})
     print(json.dumps(runs, indent=1))
     print(f"-> {path}")
 

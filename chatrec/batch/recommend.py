@@ -16,10 +16,11 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from chatrec.llm.pipeline import (
 )
 from chatrec.memory import check_budget, data_size, scoring_bytes
 from chatrec.models.base import Recommender
-from chatrec.models.training import load_model, load_serving_model
+from chatrec.models.training import ModelVersion, load_model, load_serving_model, load_version, model_version
 from chatrec.progress import progress
 from chatrec.settings import Settings
 from chatrec.warehouse import transaction
@@ -62,6 +63,9 @@ class RunSummary:
     llm_users: int = 0
     llm_metrics: dict[str, float] | None = None
     blend: str | None = None
+    # seconds per phase (load: model and checks; inputs: frames, evidence index; llm; score: the other
+    # users, in-process or on Dask; publish: the one transaction), where a slow run spent its time
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def _now() -> datetime:
@@ -77,6 +81,14 @@ def recommend_batch(
     backend: LLMBackend | None = None,
 ) -> RunSummary:
     started = time.perf_counter()
+    phases: dict[str, float] = {}
+    lap = [started]
+
+    def phase(name: str) -> None:
+        now = time.perf_counter()
+        phases[name] = round(phases.get(name, 0.0) + now - lap[0], 2)
+        lap[0] = now
+
     fallback_notes: list[str] = []
     if model_id is None:
         serving = load_serving_model(con, settings, "candidate", settings.candidate_model)
@@ -89,6 +101,7 @@ def recommend_batch(
             print(f"warning: {note}; serving {model_id}, the previous production version, instead", file=sys.stderr)
     else:
         model = load_model(con, model_id, settings)
+    version = model_version(con, model_id)
     if not isinstance(model, Recommender):
         raise TypeError(f"{model_id} is not a candidate recommender")
     users = user_ids or [row[0] for row in con.execute("SELECT user_id FROM core.users ORDER BY user_id").fetchall()]
@@ -158,16 +171,23 @@ def recommend_batch(
         # a tagged item is one the user knows, though the models never trained on the tag event; an item
         # the user disliked or had seen, said in a chat (recs.exclusions), is out from this run on,
         # before any retrain learns from that feedback (chat feedback still pending is stored first)
+        phase("load")
         apply_pending(con, settings)
         tagged = merge_exclusions(
             tagged_items(con, users) if settings.tagged_items_seen else None, exclusions_of(con, users)
         )
         interactions, items = interactions_frame(con), items_frame(con)
-        index = EvidenceIndex(interactions, items)
         chosen = llm_users(con, users, settings.llm_users_per_run) if use_llm else []
+        served_by_llm = set(chosen)
+        rest = [u for u in users if u not in served_by_llm]
+        on_dask = use_dask_for(len(rest), settings)
+        # Dask workers build their own evidence index (WorkerInputs); this process needs one only for
+        # the LLM users or to score in-process
+        index = EvidenceIndex(interactions, items) if chosen or not on_dask else None
         llm_metrics: dict[str, float] | None = None
+        phase("inputs")
         if chosen:
-            assert backend is not None
+            assert backend is not None and index is not None
             # the LLM users first, together (the LLM batches prompts across users)
             candidates = model.recommend(chosen, settings.top_k_candidates, exclude=tagged)
             inputs = LLMInputs(index, interactions, items, users_frame(con))
@@ -185,20 +205,23 @@ def recommend_batch(
             final = output.final.select(RECOMMENDATION_COLUMNS).sort("user_id", "rank")
             write_part(parts, 0, final, explanations_frame(final, explanations, index, "template_only"))
             llm_metrics = output.metrics
-        served_by_llm = set(chosen)
-        rest = [u for u in users if u not in served_by_llm]
+        phase("llm")
         source = "template_only" if use_llm else "template"
         with progress("recommend", total=len(users), unit="users") as advance:
             advance(len(chosen))
-            if use_dask_for(len(rest), settings):
-                score_on_dask(model, index, rest, settings, source, parts, advance, tagged)
+            if on_dask:
+                worker_inputs = WorkerInputs.write(version, settings, interactions, items, parts / "inputs")
+                score_on_dask(worker_inputs, rest, settings, source, parts, advance, tagged)
             else:
+                assert index is not None
                 # the other users in chunks: memory is bounded by one chunk's scores, whatever the user count
                 for number, chunk in enumerate(in_chunks(rest, settings.score_chunk_users), start=1):
                     advance(
                         score_and_write(model, index, chunk, settings, source, parts, number, of_users(tagged, chunk))
                     )
+        phase("score")
         n_recommendations, n_explanations = publish_parts(con, run_id, parts, llm_metrics)
+        phase("publish")
     except Exception as exc:
         con.execute(
             "UPDATE recs.runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?",
@@ -210,6 +233,7 @@ def recommend_batch(
     return RunSummary(
         run_id, model_id, len(users), n_recommendations, n_explanations, time.perf_counter() - started,
         llm_users=len(chosen), llm_metrics=llm_metrics, blend=blend_record.verdict if blend_record else None,
+        phases=phases,
     )  # fmt: skip
 
 
@@ -290,9 +314,73 @@ def in_chunks(users: list[str], size: int) -> list[list[str]]:
 PARTITIONS_PER_WORKER = 4
 
 
+@dataclass(frozen=True)
+class WorkerInputs:
+    """Where a Dask worker finds the serving model and the run's interactions, to load them itself.
+
+    Shipping them from this process cost more than the scoring saved: at 5M interactions the model
+    pickles to 676 MB (its training data, its user x item matrix and its 10K x 10K weights) and the
+    evidence index to 179 MB, and scattering both to 2 workers took 27 s of a 95 s batch run
+    (bench.scale). A worker instead reads the model's artifact (checksum verified, as serving does)
+    and two Parquet files this process wrote, once per worker process (`worker_model_and_index`), in
+    parallel with the other workers. The paths must be readable by the workers: the artifacts folder
+    and the run's parts folder, local disk for a LocalCluster, a shared mount for a real cluster.
+    """
+
+    version: ModelVersion
+    settings: Settings
+    interactions: Path
+    items: Path
+
+    @classmethod
+    def write(
+        cls, version: ModelVersion, settings: Settings, interactions: pl.DataFrame, items: pl.DataFrame, folder: Path
+    ) -> WorkerInputs:
+        folder.mkdir(parents=True, exist_ok=True)
+        inputs = cls(version, settings, folder / "interactions.parquet", folder / "items.parquet")
+        interactions.write_parquet(inputs.interactions)
+        items.write_parquet(inputs.items)
+        return inputs
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.version.model_id, str(self.version.artifact_sha256), str(self.interactions))
+
+
+_worker_loaded: dict[tuple[str, str, str], tuple[Recommender, EvidenceIndex]] = {}
+_worker_lock = threading.Lock()
+
+
+def worker_model_and_index(inputs: WorkerInputs) -> tuple[Recommender, EvidenceIndex]:
+    """The model and evidence index of `inputs`, loaded once per worker process (the last run's only)."""
+    with _worker_lock:
+        loaded = _worker_loaded.get(inputs.key)
+        if loaded is None:
+            model = load_version(inputs.version, inputs.settings)
+            if not isinstance(model, Recommender):
+                raise TypeError(f"{inputs.version.model_id} is not a candidate recommender")
+            loaded = (model, EvidenceIndex(pl.read_parquet(inputs.interactions), pl.read_parquet(inputs.items)))
+            _worker_loaded.clear()
+            _worker_loaded[inputs.key] = loaded
+        return loaded
+
+
+def score_and_write_on_worker(
+    inputs: WorkerInputs,
+    users: list[str],
+    settings: Settings,
+    source: str,
+    parts: Path,
+    number: int,
+    exclude: Mapping[str, Collection[str]] | None = None,
+) -> int:
+    """`score_and_write` on a Dask worker, with the model and index the worker loaded itself."""
+    model, index = worker_model_and_index(inputs)
+    return score_and_write(model, index, users, settings, source, parts, number, exclude)
+
+
 def score_on_dask(
-    model: Recommender,
-    index: EvidenceIndex,
+    inputs: WorkerInputs,
     users: list[str],
     settings: Settings,
     source: str,
@@ -300,13 +388,13 @@ def score_on_dask(
     advance: Callable[[int], None],
     exclude: Mapping[str, Collection[str]] | None = None,
 ) -> None:
-    """Users scored on Dask workers in partitions: the model and evidence index are scattered to each
-    worker once (tasks refer to them, nothing big travels per task), every partition writes its own
-    Parquet part (so `parts` must be a folder the workers share with this process: local disk for a
-    LocalCluster, a shared mount for a real cluster). Partitions are at most `score_chunk_users` and
-    small enough for PARTITIONS_PER_WORKER per worker, so no worker idles while one finishes a big
-    last chunk. Workers run one thread each, with BLAS/OpenMP at one thread (Dask's nanny sets
-    OMP_NUM_THREADS=1 and the like), so torch and numpy do not oversubscribe the cores."""
+    """Users scored on Dask workers in partitions: each worker loads the model and evidence index once
+    (WorkerInputs: nothing big travels from this process), every partition writes its own Parquet part
+    (so `parts` must be a folder the workers share with this process: local disk for a LocalCluster,
+    a shared mount for a real cluster). Partitions are at most `score_chunk_users` and small enough
+    for PARTITIONS_PER_WORKER per worker, so no worker idles while one finishes a big last chunk.
+    Workers run one thread each, with BLAS/OpenMP at one thread (Dask's nanny sets OMP_NUM_THREADS=1
+    and the like), so torch and numpy do not oversubscribe the cores."""
     from distributed import as_completed
 
     from chatrec.features.extract import dask_client
@@ -316,12 +404,10 @@ def score_on_dask(
         workers = max(1, len(client.scheduler_info()["workers"]))
         size = max(1, min(settings.score_chunk_users, -(-len(users) // (workers * PARTITIONS_PER_WORKER))))
         chunks = in_chunks(users, size)
-        shared_model, shared_index = client.scatter([model, index], broadcast=True)
         futures = [
             client.submit(
-                score_and_write,
-                shared_model,
-                shared_index,
+                score_and_write_on_worker,
+                inputs,
                 chunk,
                 settings,
                 source,

@@ -49,10 +49,10 @@ class EvidenceIndex:
             row["item_id"]: list(row["genres"] or []) for row in items.select("item_id", "genres").iter_rows(named=True)
         }
         self.rated = interactions.height > 0 and interactions["rating"].null_count() < interactions.height
-        users = interactions["user_id"].unique().sort().to_list()
-        user_position = {u: n for n, u in enumerate(users)}
-        rows = np.fromiter((user_position[u] for u in interactions["user_id"]), dtype=np.int64)
-        cols = np.fromiter((self.position.get(i, -1) for i in interactions["item_id"]), dtype=np.int64)
+        users = interactions["user_id"].unique().sort()
+        # positions by polars' hash lookup, not a Python dict per row (5M rows: ~4 s -> well under 1 s)
+        rows = _positions(interactions["user_id"], users)
+        cols = _positions(interactions["item_id"], items["item_id"])
         keep = cols >= 0
         shape = (len(users), len(self.item_ids))
         seen = sp.csr_matrix((np.ones(keep.sum(), dtype=np.float32), (rows[keep], cols[keep])), shape=shape)
@@ -68,11 +68,44 @@ class EvidenceIndex:
         self._norms = np.sqrt(np.asarray(seen.sum(axis=0)).ravel())
         self._similarity_rows: dict[int, np.ndarray] = {}
         self._co_like_rows: dict[int, np.ndarray] = {}
-        history = interactions.filter(pl.col("rating").fill_null(LIKED_RATING) >= LIKED_RATING)
-        self.liked_history = {
-            user: list(zip(group["item_id"].to_list(), group["rating"].to_list(), strict=True))
-            for (user,), group in history.group_by("user_id")
-        }
+        # each user's liked items in the frame's order (time), as one user-sorted column and a span per
+        # user: a dict of per-user Python lists cost ~4.5 s at 5M interactions and a copy per Dask worker
+        history = (
+            interactions.select("user_id", "item_id", "rating")
+            .filter(pl.col("rating").fill_null(LIKED_RATING) >= LIKED_RATING)
+            .sort("user_id", maintain_order=True)
+        )
+        spans = history.group_by("user_id", maintain_order=True).len()
+        ends = np.cumsum(spans["len"].to_numpy())
+        self._liked_spans = dict(
+            zip(
+                spans["user_id"].to_list(),
+                zip((ends - spans["len"].to_numpy()).tolist(), ends.tolist(), strict=True),
+                strict=True,
+            )
+        )
+        self._liked_items, self._liked_ratings = history["item_id"], history["rating"]
+        self._last_liked: tuple[str | None, list[tuple[str, float | None]]] = (None, [])
+
+    @property
+    def liked_users(self) -> list[str]:
+        """Users with at least one liked item, sorted."""
+        return list(self._liked_spans)
+
+    def liked(self, user_id: str) -> list[tuple[str, float | None]]:
+        """(item_id, rating) of the user's liked interactions, oldest first; [] for none (rating None:
+        implicit feedback, which counts as liked). The last user's list is kept: a batch run asks for
+        each user's k items in a row."""
+        last = self._last_liked  # one read: another thread may replace it
+        if last[0] == user_id:
+            return last[1]
+        span = self._liked_spans.get(user_id)
+        if span is None:
+            return []
+        start, end = span
+        liked = list(zip(self._liked_items[start:end].to_list(), self._liked_ratings[start:end].to_list(), strict=True))
+        self._last_liked = (user_id, liked)
+        return liked
 
     def similarity_row(self, target: int) -> np.ndarray:
         """Cosine similarity of item `target` to every item (who interacted with both), itself 0."""
@@ -101,7 +134,7 @@ class EvidenceIndex:
     def evidence(self, user_id: str, item_id: str, *, max_history: int = 2) -> Evidence:
         result = Evidence(item_id, self.titles.get(item_id, item_id))
         target = self.position.get(item_id)
-        liked = self.liked_history.get(user_id, [])
+        liked = self.liked(user_id)
         if target is None or not liked:
             return result
         similarity = self.similarity_row(target)
@@ -132,6 +165,12 @@ class EvidenceIndex:
             share = sum(1 for i, _ in liked if set(self.genres.get(i, [])) & set(result.shared_genres)) / len(liked)
             result.favourite_genre_share = round(share, 3)
         return result
+
+
+def _positions(values: pl.Series, keys: pl.Series) -> np.ndarray:
+    """Each value's position in `keys` (unique), -1 where it is not there."""
+    lookup = pl.Series(range(len(keys)), dtype=pl.Int64)
+    return values.replace_strict(keys, lookup, default=-1, return_dtype=pl.Int64).to_numpy()
 
 
 def people(n: int) -> str:

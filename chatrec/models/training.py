@@ -211,7 +211,12 @@ def load_model(
 ) -> Recommender | RatingPredictor:
     """Load a registered model after verifying its artifact's checksum (ArtifactError names the fix)."""
     settings = settings or get_settings()
-    version = model_version(con, model_id)
+    return load_version(model_version(con, model_id), settings)
+
+
+def load_version(version: ModelVersion, settings: Settings) -> Recommender | RatingPredictor:
+    """Load a registered model version's artifact after verifying its checksum, without the warehouse:
+    what a Dask worker that shares the artifacts folder does to get the serving model itself."""
     cls = {**CANDIDATE_MODELS, **RATING_MODELS}[version.name]
     return cls.load(verify_artifact(settings, version))
 

@@ -160,6 +160,32 @@ def test_a_batch_run_on_a_two_worker_local_cluster_equals_the_in_process_run(
     assert rows == synthetic_warehouse.execute(sql, [in_process.run_id]).fetchall()
 
 
+def test_a_dask_worker_loads_the_model_and_index_once_and_refuses_an_altered_artifact(
+    synthetic_warehouse: duckdb.DuckDBPyConnection, settings: Settings, tmp_path: Path
+) -> None:
+    from chatrec.batch import recommend
+    from chatrec.data.frames import interactions_frame, items_frame
+    from chatrec.models.artifacts import ArtifactError
+    from chatrec.models.training import artifact_file, production_model
+
+    con, local = synthetic_warehouse, settings.model_copy(update={"candidate_model": "itemknn"})
+    retrain(con, local, ["itemknn"])
+    version = production_model(con, "candidate", "itemknn")
+    assert version is not None
+    inputs = recommend.WorkerInputs.write(version, local, interactions_frame(con), items_frame(con), tmp_path / "in")
+    recommend._worker_loaded.clear()  # a fresh worker process
+    model, index = recommend.worker_model_and_index(inputs)
+    assert recommend.worker_model_and_index(inputs) == (model, index)  # loaded once per process
+    users = index.liked_users[:4]
+    assert recommend.score_and_write_on_worker(inputs, users, local, "template", tmp_path, 1) == 4
+    assert pl.read_parquet(tmp_path / "recommendations-000001.parquet")["user_id"].unique().len() == 4
+    artifact = artifact_file(local, version.artifact_path)
+    artifact.write_bytes(artifact.read_bytes() + b"tampered")
+    recommend._worker_loaded.clear()
+    with pytest.raises(ArtifactError, match="changed since it was registered"):
+        recommend.worker_model_and_index(inputs)
+
+
 def test_stable_top_equals_the_first_columns_of_a_stable_sort() -> None:
     """Ties everywhere (few distinct values, -inf for excluded items): the same picks and order as a
     full stable descending sort, whichever path a row takes."""
