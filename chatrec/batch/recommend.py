@@ -29,7 +29,15 @@ import duckdb
 import polars as pl
 
 from chatrec.chat.feedback import apply_pending, exclusions_of, merge_exclusions
-from chatrec.data.frames import feedback_events, interactions_frame, items_frame, tagged_items, users_frame
+from chatrec.data.frames import (
+    feedback_events,
+    interactions_frame,
+    items_frame,
+    tagged_items,
+    users_frame,
+    write_interactions_parquet,
+    write_items_parquet,
+)
 from chatrec.explain.evidence import EvidenceIndex, template_explanation
 from chatrec.llm.backends.base import LLMBackend
 from chatrec.llm.finetune import production_adapter
@@ -46,7 +54,7 @@ from chatrec.llm.pipeline import (
 )
 from chatrec.memory import check_budget, data_size, scoring_bytes
 from chatrec.models.base import Recommender
-from chatrec.models.training import ModelVersion, load_model, load_serving_model, load_version, model_version
+from chatrec.models.training import ModelVersion, load_version, model_version, serving_version, verify_artifact
 from chatrec.progress import progress
 from chatrec.settings import Settings
 from chatrec.warehouse import transaction
@@ -90,19 +98,22 @@ def recommend_batch(
         lap[0] = now
 
     fallback_notes: list[str] = []
+    # which version serves, its artifact checked; it is loaded below where it is needed (not in this
+    # process when Dask workers score every user: they load it themselves)
     if model_id is None:
-        serving = load_serving_model(con, settings, "candidate", settings.candidate_model)
+        serving = serving_version(con, settings, "candidate", settings.candidate_model)
         if serving is None:
             raise LookupError(
                 f"no production '{settings.candidate_model}' model in models.registry: run `chatrec run retrain` first"
             )
-        model_id, model, fallback_notes = serving.version.model_id, serving.model, serving.skipped
+        version, fallback_notes = serving
+        model_id = version.model_id
         for note in fallback_notes:
             print(f"warning: {note}; serving {model_id}, the previous production version, instead", file=sys.stderr)
     else:
-        model = load_model(con, model_id, settings)
-    version = model_version(con, model_id)
-    if not isinstance(model, Recommender):
+        version = model_version(con, model_id)
+        verify_artifact(settings, version)
+    if version.kind != "candidate":
         raise TypeError(f"{model_id} is not a candidate recommender")
     users = user_ids or [row[0] for row in con.execute("SELECT user_id FROM core.users ORDER BY user_id").fetchall()]
     if not users:
@@ -176,18 +187,24 @@ def recommend_batch(
         tagged = merge_exclusions(
             tagged_items(con, users) if settings.tagged_items_seen else None, exclusions_of(con, users)
         )
-        interactions, items = interactions_frame(con), items_frame(con)
         chosen = llm_users(con, users, settings.llm_users_per_run) if use_llm else []
         served_by_llm = set(chosen)
         rest = [u for u in users if u not in served_by_llm]
         on_dask = use_dask_for(len(rest), settings)
-        # Dask workers build their own evidence index (WorkerInputs); this process needs one only for
-        # the LLM users or to score in-process
-        index = EvidenceIndex(interactions, items) if chosen or not on_dask else None
+        # Dask workers load the model and build the evidence index themselves (WorkerInputs); this
+        # process needs them only for the LLM users or to score in-process
+        model: Recommender | None = None
+        index: EvidenceIndex | None = None
+        if chosen or not on_dask:
+            loaded = load_version(version, settings)
+            assert isinstance(loaded, Recommender)
+            model = loaded
+            interactions, items = interactions_frame(con), items_frame(con)
+            index = EvidenceIndex(interactions, items)
         llm_metrics: dict[str, float] | None = None
         phase("inputs")
         if chosen:
-            assert backend is not None and index is not None
+            assert backend is not None and model is not None and index is not None
             # the LLM users first, together (the LLM batches prompts across users)
             candidates = model.recommend(chosen, settings.top_k_candidates, exclude=tagged)
             inputs = LLMInputs(index, interactions, items, users_frame(con))
@@ -210,10 +227,10 @@ def recommend_batch(
         with progress("recommend", total=len(users), unit="users") as advance:
             advance(len(chosen))
             if on_dask:
-                worker_inputs = WorkerInputs.write(version, settings, interactions, items, parts / "inputs")
+                worker_inputs = WorkerInputs.write(con, version, settings, parts / "inputs")
                 score_on_dask(worker_inputs, rest, settings, source, parts, advance, tagged)
             else:
-                assert index is not None
+                assert model is not None and index is not None
                 # the other users in chunks: memory is bounded by one chunk's scores, whatever the user count
                 for number, chunk in enumerate(in_chunks(rest, settings.score_chunk_users), start=1):
                     advance(
@@ -334,12 +351,14 @@ class WorkerInputs:
 
     @classmethod
     def write(
-        cls, version: ModelVersion, settings: Settings, interactions: pl.DataFrame, items: pl.DataFrame, folder: Path
+        cls, con: duckdb.DuckDBPyConnection, version: ModelVersion, settings: Settings, folder: Path
     ) -> WorkerInputs:
+        """The run's interactions and items as Parquet in `folder`, written by DuckDB (no row passes
+        through this process)."""
         folder.mkdir(parents=True, exist_ok=True)
         inputs = cls(version, settings, folder / "interactions.parquet", folder / "items.parquet")
-        interactions.write_parquet(inputs.interactions)
-        items.write_parquet(inputs.items)
+        write_interactions_parquet(con, inputs.interactions)
+        write_items_parquet(con, inputs.items)
         return inputs
 
     @property

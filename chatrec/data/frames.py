@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import polars as pl
+
+ITEMS_SQL = "SELECT item_id, title, release_year, genres, description FROM core.items ORDER BY item_id"
 
 
 def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pl.DataFrame:
@@ -35,6 +39,33 @@ def interactions_frame(
     """core.interactions (user_id, item_id, rating, event, ts) in [start, end), sorted by time.
 
     `events` None = `feedback_events` (ratings, or every implicit event when there are no ratings)."""
+    return query_frame(con, *interactions_query(con, start=start, end=end, events=events))
+
+
+def write_interactions_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """`interactions_frame(con)`'s rows written by DuckDB straight to a Parquet file (none pass through
+    Python: at 25M interactions the frame is ~1.5 GB this process need not hold)."""
+    sql, params = interactions_query(con)
+    con.execute(f"COPY ({sql}) TO '{_sql_path(path)}' (FORMAT parquet)", params)
+
+
+def write_items_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """`items_frame(con)`'s rows written by DuckDB straight to a Parquet file."""
+    con.execute(f"COPY ({ITEMS_SQL}) TO '{_sql_path(path)}' (FORMAT parquet)")
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def interactions_query(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    events: tuple[str, ...] | None = None,
+) -> tuple[str, list[object]]:
+    """The SQL and parameters of `interactions_frame`."""
     clauses = ["list_contains(?, event)"]
     params: list[object] = [list(events or feedback_events(con))]
     if start is not None:
@@ -48,7 +79,7 @@ def interactions_frame(
         + " AND ".join(clauses)
         + " ORDER BY ts, user_id, item_id"
     )
-    return query_frame(con, sql, params)
+    return sql, params
 
 
 def tagged_items(con: duckdb.DuckDBPyConnection, users: list[str]) -> dict[str, list[str]]:
@@ -65,7 +96,7 @@ def tagged_items(con: duckdb.DuckDBPyConnection, users: list[str]) -> dict[str, 
 
 def items_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """core.items (item_id, title, release_year, genres, description)."""
-    return query_frame(con, "SELECT item_id, title, release_year, genres, description FROM core.items ORDER BY item_id")
+    return query_frame(con, ITEMS_SQL)
 
 
 def users_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

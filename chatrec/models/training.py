@@ -232,6 +232,18 @@ def load_serving_model(con: duckdb.DuckDBPyConnection, settings: Settings, kind:
     """The production `name` model, or, when its artifact is missing or altered, the newest earlier
     production version of it whose artifact verifies (a batch run keeps serving; `skipped` says why).
     None when no version was ever in production; ArtifactError when none verifies."""
+    found = serving_version(con, settings, kind, name)
+    if found is None:
+        return None
+    version, skipped = found
+    return ServingModel(version, load_version(version, settings), skipped)
+
+
+def serving_version(
+    con: duckdb.DuckDBPyConnection, settings: Settings, kind: str, name: str
+) -> tuple[ModelVersion, list[str]] | None:
+    """Which version `load_serving_model` serves and why newer ones were skipped, checking artifacts
+    (present, checksum) without loading one: a batch run on Dask leaves the loading to its workers."""
     rows = con.execute(
         f"{SELECT_VERSION} WHERE kind = ? AND name = ? AND (status = 'production'"
         " OR (status = 'archived' AND status_reason LIKE 'replaced by %'))"
@@ -244,11 +256,11 @@ def load_serving_model(con: duckdb.DuckDBPyConnection, settings: Settings, kind:
     skipped: list[str] = []
     for version in versions:
         try:
-            model = load_model(con, version.model_id, settings)
+            verify_artifact(settings, version)
         except ArtifactError as exc:
             skipped.append(str(exc))
             continue
-        return ServingModel(version, model, skipped)
+        return version, skipped
     raise ArtifactError(" | ".join(skipped))
 
 

@@ -172,7 +172,10 @@ def test_a_dask_worker_loads_the_model_and_index_once_and_refuses_an_altered_art
     retrain(con, local, ["itemknn"])
     version = production_model(con, "candidate", "itemknn")
     assert version is not None
-    inputs = recommend.WorkerInputs.write(version, local, interactions_frame(con), items_frame(con), tmp_path / "in")
+    inputs = recommend.WorkerInputs.write(con, version, local, tmp_path / "in")
+    # DuckDB wrote the same rows, in the same order, as the frames this process would read
+    assert pl.read_parquet(inputs.interactions).equals(interactions_frame(con))
+    assert pl.read_parquet(inputs.items).equals(items_frame(con))
     recommend._worker_loaded.clear()  # a fresh worker process
     model, index = recommend.worker_model_and_index(inputs)
     assert recommend.worker_model_and_index(inputs) == (model, index)  # loaded once per process
