@@ -7,7 +7,9 @@
 Each size gets a fresh warehouse. Every stage runs in its own child process, so its peak resident
 memory (`ru_maxrss` from wait4: the largest of that child and the processes it reaped, such as Dask
 workers; a peak, not a sum) and its CPU seconds (user + system, those processes included) are its
-own. Stages are the nightly's, called through the library (no Prefect server, whose
+own. Beside it, the machine's memory in use (MemTotal - MemAvailable, sampled every 0.5 s) before and
+at its peak during the stage: for a stage on Dask, all its processes together (and anything else the
+machine runs). Stages are the nightly's, called through the library (no Prefect server, whose
 fixed start-up cost would hide the data-dependent part): generate, ingest (the generated Parquet
 through `chatrec ingest csv`'s code path), features, retrain (the default models), recommend (the
 batch run, in-process), monitor. `--dask-workers 1,2` adds the batch run again on a LocalCluster of
@@ -29,6 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -53,10 +56,15 @@ def run_stage(stage: str, workdir: Path, data: Path, interactions: int, env: dic
     command = [sys.executable, "-m", "bench.scale", "--stage", stage, "--workdir", str(workdir)]
     command += ["--data", str(data), "--interactions", str(interactions)]
     load_before = load_average()
+    in_use_before = machine_memory_in_use_mb()
     started = time.perf_counter()
     child = subprocess.Popen(command, env={**os.environ, **env})
+    sampler = MemorySampler()
+    sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"stage {stage} failed (exit {os.waitstatus_to_exitcode(status)})")
     # CPU seconds (user + system, the child's and the processes it reaped, Dask workers included) say
@@ -67,7 +75,31 @@ def run_stage(stage: str, workdir: Path, data: Path, interactions: int, env: dic
     detail.unlink(missing_ok=True)
     return {"stage": stage, "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
             "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "machine_memory_in_use_before_mb": in_use_before, "machine_memory_in_use_peak_mb": sampler.peak_mb,
             "load_average_before": load_before, "load_average_after": load_average(), **extra}  # fmt: skip
+
+
+def machine_memory_in_use_mb() -> int:
+    """MemTotal - MemAvailable: what every process on the machine holds (page cache not counted)."""
+    fields = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0])
+    return round((fields["MemTotal"] - fields["MemAvailable"]) / 1024)
+
+
+class MemorySampler(threading.Thread):
+    """The machine's memory in use, sampled every 0.5 s while a stage runs: a stage on Dask holds its
+    memory in several processes, and ru_maxrss gives only the largest one's peak."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.peak_mb = machine_memory_in_use_mb()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            self.peak_mb = max(self.peak_mb, machine_memory_in_use_mb())
 
 
 def settings_env(workdir: Path) -> dict[str, str]:
