@@ -71,8 +71,9 @@ class RunSummary:
     llm_users: int = 0
     llm_metrics: dict[str, float] | None = None
     blend: str | None = None
-    # seconds per phase (load: model and checks; inputs: frames, evidence index; llm; score: the other
-    # users, in-process or on Dask; publish: the one transaction), where a slow run spent its time
+    # seconds per phase, where a slow run spent its time: load (the serving version's checks, the LLM
+    # backend and blend when on, the run's row), inputs (model, frames, evidence index in this process),
+    # llm (the LLM users), score (the other users, in-process or on Dask), publish (the one transaction)
     phases: dict[str, float] = field(default_factory=dict)
 
 
