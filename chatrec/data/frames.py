@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from chatrec.data.sources.tables import sql_quoted_path
+
 ITEMS_SQL = "SELECT item_id, title, release_year, genres, description FROM core.items ORDER BY item_id"
 
 
@@ -46,16 +48,12 @@ def write_interactions_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> No
     """`interactions_frame(con)`'s rows written by DuckDB straight to a Parquet file (none pass through
     Python: at 25M interactions the frame is ~1.5 GB this process need not hold)."""
     sql, params = interactions_query(con)
-    con.execute(f"COPY ({sql}) TO '{_sql_path(path)}' (FORMAT parquet)", params)
+    con.execute(f"COPY ({sql}) TO '{sql_quoted_path(path)}' (FORMAT parquet)", params)
 
 
 def write_items_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """`items_frame(con)`'s rows written by DuckDB straight to a Parquet file."""
-    con.execute(f"COPY ({ITEMS_SQL}) TO '{_sql_path(path)}' (FORMAT parquet)")
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
+    con.execute(f"COPY ({ITEMS_SQL}) TO '{sql_quoted_path(path)}' (FORMAT parquet)")
 
 
 def interactions_query(

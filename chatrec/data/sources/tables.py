@@ -84,14 +84,15 @@ def _private_connection() -> duckdb.DuckDBPyConnection:
 
 def _csv_scan(path: Path, kind: FileKind) -> str:
     return (
-        f"read_csv('{_quoted(path)}', all_varchar = true, header = true, delim = ',', quote = '\"',"
+        f"read_csv('{sql_quoted_path(path)}', all_varchar = true, header = true, delim = ',', quote = '\"',"
         f" escape = '\"', strict_mode = true, compression = '{kind.compression}',"
         f" max_line_size = {MAX_RECORD_BYTES}, store_rejects = true, rejects_table = '_rejects',"
         " rejects_scan = '_reject_scans')"
     )
 
 
-def _quoted(path: Path) -> str:
+def sql_quoted_path(path: Path) -> str:
+    """`path` for inside a single-quoted SQL string (quotes doubled)."""
     return str(path).replace("'", "''")
 
 
@@ -107,7 +108,7 @@ def column_names(path: Path, *, what: str) -> list[str]:
 
 
 def _scan(path: Path, kind: FileKind) -> str:
-    return f"read_parquet('{_quoted(path)}')" if kind.format == "parquet" else _csv_scan(path, kind)
+    return f"read_parquet('{sql_quoted_path(path)}')" if kind.format == "parquet" else _csv_scan(path, kind)
 
 
 def _describe(con: duckdb.DuckDBPyConnection, path: Path, kind: FileKind, what: str) -> list[tuple]:
@@ -198,7 +199,7 @@ def parquet_text(path: Path, columns: list[str], *, what: str) -> ParquetText:
             else f"CAST({name} AS VARCHAR)"
         )
     origin = f"'{path.name.replace(chr(39), chr(39) * 2)}' AS source_file, file_row_number + 1 AS source_line"
-    return ParquetText(f"read_parquet('{_quoted(path)}', file_row_number = true)", text, origin, rows)
+    return ParquetText(f"read_parquet('{sql_quoted_path(path)}', file_row_number = true)", text, origin, rows)
 
 
 def _first_line(exc: Exception) -> str:
