@@ -197,7 +197,7 @@ def recommend_batch(
         model: Recommender | None = None
         index: EvidenceIndex | None = None
         if chosen or not on_dask:
-            loaded = load_version(version, settings)
+            loaded = load_version(version, settings, verified=True)  # checked above
             assert isinstance(loaded, Recommender)
             model = loaded
             interactions, items = interactions_frame(con), items_frame(con)

@@ -214,11 +214,14 @@ def load_model(
     return load_version(model_version(con, model_id), settings)
 
 
-def load_version(version: ModelVersion, settings: Settings) -> Recommender | RatingPredictor:
+def load_version(version: ModelVersion, settings: Settings, *, verified: bool = False) -> Recommender | RatingPredictor:
     """Load a registered model version's artifact after verifying its checksum, without the warehouse:
-    what a Dask worker that shares the artifacts folder does to get the serving model itself."""
+    what a Dask worker that shares the artifacts folder does to get the serving model itself.
+    `verified`: this process has just checked it (`serving_version`, `verify_artifact`): the
+    checksum, a full read of a file of GBs at 25M interactions, is not computed twice."""
     cls = {**CANDIDATE_MODELS, **RATING_MODELS}[version.name]
-    return cls.load(verify_artifact(settings, version))
+    path = artifact_file(settings, version.artifact_path) if verified else verify_artifact(settings, version)
+    return cls.load(path)
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ def load_serving_model(con: duckdb.DuckDBPyConnection, settings: Settings, kind:
     if found is None:
         return None
     version, skipped = found
-    return ServingModel(version, load_version(version, settings), skipped)
+    return ServingModel(version, load_version(version, settings, verified=True), skipped)
 
 
 def serving_version(
