@@ -62,11 +62,39 @@ class LinearItemAutoencoder(Recommender):
                     size=chunk.shape,
                     check_invariants=False,
                 ).to(self.device)
-            return scatter_kept(rows @ self.weights, self.kept, len(self.fitted.items))
+            blocks = self._weight_blocks()
+            product = torch.cat([rows @ block for block in blocks], dim=1) if len(blocks) > 1 else rows @ blocks[0]
+            return scatter_kept(product, self.kept, len(self.fitted.items))
         rows = torch.as_tensor(chunk.toarray(), dtype=torch.float32, device=self.device)
         return scatter_kept(rows @ self.weights, self.kept, len(self.fitted.items))
 
+    def _weight_blocks(self) -> list[torch.Tensor]:
+        """B's columns in contiguous blocks of WEIGHT_BLOCK_COLUMNS, made once per process (not persisted).
 
+        A sparse row times B reads one whole B row (40 KB at 10K items) per non-zero, and B (400 MB)
+        does not fit in any cache, so the product streams memory and a second process on the other core
+        competes for the same bandwidth. Against a block of B's columns that fits the cache, each row's
+        non-zeros read cached memory: the same sums in the same order (identical scores), 3-4x faster
+        per core on bench.scale's 5M model (1,024 users: 1.1 s -> 0.25-0.35 s on one thread). The
+        blocks cost one more copy of B in memory; on a GPU the whole B stays one block."""
+        cached = self.__dict__.get("_blocks")
+        if cached is not None and cached[0] is self.weights:  # a refit or a move makes new weights
+            return cached[1]
+        weights = self.weights
+        width = weights.shape[1] if weights.is_cuda else WEIGHT_BLOCK_COLUMNS
+        blocks = [weights[:, j : j + width].contiguous() for j in range(0, weights.shape[1], width)]
+        self._blocks = (weights, blocks)
+        return blocks
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_blocks", None)  # rebuilt from the weights where it is needed
+        return state
+
+
+# columns of B per block of the sparse scoring product: 10K rows x 256 columns x 4 bytes = 10 MB, which
+# stays in this machine's 32 MB L3 cache (256 and 512 measured alike, both 3-4x the unblocked product)
+WEIGHT_BLOCK_COLUMNS = 256
 # below this share of non-zeros in X, users are scored with a sparse product (see _score_users) and
 # X'X is computed by `cooccurrence`'s split
 SPARSE_SCORING_DENSITY = 0.02

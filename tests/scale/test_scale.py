@@ -225,6 +225,30 @@ def test_sparse_scoring_of_sparse_data_ranks_as_the_dense_product(model_class, s
     assert torch_allclose(dense, sparse)
 
 
+def test_the_blocked_sparse_product_scores_exactly_as_one_product_and_is_not_persisted(
+    synthetic: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import torch
+
+    import chatrec.models.ease as ease
+    from chatrec.models.artifacts import model_state
+
+    users = synthetic.get_column("user_id").unique().sort().to_list()
+    model = DLAE().fit(synthetic)
+    monkeypatch.setattr(ease, "SPARSE_SCORING_DENSITY", 1.0)  # every data set counts as sparse here
+    monkeypatch.setattr(ease, "WEIGHT_BLOCK_COLUMNS", model.weights.shape[1])  # one block: the plain product
+    whole = model._scores(users)
+    model.__dict__.pop("_blocks")
+    monkeypatch.setattr(ease, "WEIGHT_BLOCK_COLUMNS", 7)  # blocks of 7 columns, the last one shorter
+    blocked = model._scores(users)
+    assert len(model._weight_blocks()) == -(-model.weights.shape[1] // 7) > 1
+    assert torch.equal(whole, blocked)  # the same sums in the same order: identical, not close
+    assert "_blocks" not in model_state(model)  # a cache of the weights, not part of the artifact
+    refit = synthetic.filter(pl.col("user_id") != users[0])
+    model.fit(refit)  # new weights: the blocks follow them, not the old ones
+    assert torch.equal(model._scores(users[1:]), DLAE().fit(refit)._scores(users[1:]))
+
+
 def torch_allclose(a, b) -> bool:
     import torch
 
