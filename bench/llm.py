@@ -3,7 +3,7 @@
 python -m bench.llm [--val-users 40] [--test-users 60] [--modes choice listwise yesno] [--explain-users 50]
                     [--explain-approaches free retry per-user guided slots] [--rating-pairs 60] [--threads 1]
                     [--sections rerank explain rating] [--model SmolLM2-135M-Instruct] [--prompt-tokens 1024 640]
-                    [--backends transformers-int8 transformers ctranslate2]
+                    [--backends transformers-int8 transformers ctranslate2] [--candidates 20 10]
 
 Every backend named runs in the same process on the same users, candidates and prompts, interleaved
 mode by mode (so a change in the machine's load hits them alike); each backend's peak memory is
@@ -14,7 +14,9 @@ llm_ctranslate2`, into `--result-name`, default llm); the users, candidates and 
 
 Re-ranking uses the Chat-Rec protocol of bench.quality (per-user random 80/20 split, seed 42, the
 best first stage: EASE rating-weighted, l2=400, top-20 candidates, relevant = held-out ratings >= 4).
-The same users and candidates go through every mode. Blend weights are fitted on the validation users
+The same users and candidates go through every mode; `--candidates 20 10` re-ranks at each count
+(the first stage's best 20 or best 10 of the same list, same users), so a shorter prompt's quality is
+read against the full one in the same run. Blend weights are fitted on the validation users
 and the metrics reported on the other (test) users, so nothing is tuned on what is measured.
 Explanations: the final top-5 (first stage) of the same test users, phrased by the LLM with each
 approach of chatrec.llm.explain (free, retry, per-user, guided, slots) and checked by the same check:
@@ -96,11 +98,11 @@ def rerank_setup(con, args) -> dict[str, Any]:
 
 
 def rerank_mode(
-    setup: dict[str, Any], backend: LLMBackend, mode: str, args, prompt_tokens: int
+    setup: dict[str, Any], backend: LLMBackend, mode: str, args, prompt_tokens: int, n_candidates: int = N_CANDIDATES
 ) -> list[dict[str, Any]]:
-    """One re-rank mode on one backend at one prompt budget: the LLM alone and the blend fitted on the
-    validation users."""
-    candidates, in_test = setup["candidates"], setup["in_test"]
+    """One re-rank mode on one backend at one prompt budget and candidate count (the first stage's best
+    `n_candidates`): the LLM alone and the blend fitted on the validation users."""
+    candidates, in_test = setup["candidates"].filter(pl.col("rank") <= n_candidates), setup["in_test"]
     builder = PromptBuilder(backend.count_tokens, prompt_tokens)
     reranker = LLMReranker(backend, builder, setup["contexts"], mode)
     scores, stats = reranker.score(candidates, K)
@@ -118,14 +120,15 @@ def rerank_mode(
     llm_only = blend(candidates.filter(in_test), test_scores, 1.0, K)
     blended = blend(candidates.filter(in_test), test_scores, fit.weight, K)
     print(
-        f"{backend_name(backend)} {mode} ({prompt_tokens} tokens): w={fit.weight} valid={health['valid_output_rate']} "
+        f"{backend_name(backend)} {mode} ({prompt_tokens} tokens, {n_candidates} candidates): w={fit.weight} valid={health['valid_output_rate']} "
         f"{health['latency_ms_per_user']:.0f} ms/user",
         flush=True,
     )
     return [
-        {"mode": f"LLM {mode} alone", "weight": 1.0, "prompt_budget": prompt_tokens,
+        {"mode": f"LLM {mode} alone", "weight": 1.0, "prompt_budget": prompt_tokens, "candidates": n_candidates,
          **ranking_metrics(llm_only, relevant), **health},
         {"mode": f"blend {mode} (w fitted on validation)", "weight": fit.weight, "prompt_budget": prompt_tokens,
+         "candidates": n_candidates,
          "validation_ndcg_by_weight": fit.ndcg_by_weight, **ranking_metrics(blended, relevant), **health},
     ]  # fmt: skip
 
@@ -311,6 +314,13 @@ def main() -> None:
         default=[1024],
         help="prompt budgets: re-ranking runs at each (same users); explanations and rating use the first",
     )
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        nargs="+",
+        default=[N_CANDIDATES],
+        help=f"how many of the first stage's best {N_CANDIDATES} the LLM re-ranks: each count on the same users",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sections", nargs="+", default=["rerank", "explain"], choices=["rerank", "explain", "rating"])
     parser.add_argument(
@@ -363,7 +373,8 @@ def main() -> None:
         for name, backend in backends.items():
             if kind == "rerank":
                 for prompt_tokens in args.prompt_tokens:
-                    runs[name]["rows"] += rerank_mode(setup, backend, mode, args, prompt_tokens)
+                    for n_candidates in args.candidates:
+                        runs[name]["rows"] += rerank_mode(setup, backend, mode, args, prompt_tokens, n_candidates)
             elif kind == "explain":
 
                 def checkpoint(partial: dict[str, Any], name: str = name) -> None:
