@@ -74,9 +74,10 @@ class LinearItemAutoencoder(Recommender):
         A sparse row times B reads one whole B row (40 KB at 10K items) per non-zero, and B (400 MB)
         does not fit in any cache, so the product streams memory and a second process on the other core
         competes for the same bandwidth. Against a block of B's columns that fits the cache, each row's
-        non-zeros read cached memory: the same sums in the same order (identical scores), 3-4x faster
-        per core on bench.scale's 5M model (1,024 users: 1.1 s -> 0.25-0.35 s on one thread). The
-        blocks cost one more copy of B in memory; on a GPU the whole B stays one block."""
+        non-zeros read cached memory: the same sums in the same order (identical scores), and the 5M
+        batch run's scoring phase took 31-41 s instead of 59-60 s in-process (bench.scale, old and new code
+        back to back; docs/benchmarks.md). The blocks cost one more copy of B in memory (400 MB at
+        10K items); on a GPU the whole B stays one block."""
         cached = self.__dict__.get("_blocks")
         if cached is not None and cached[0] is self.weights:  # a refit or a move makes new weights
             return cached[1]
