@@ -140,8 +140,9 @@ class EvidenceIndex:
         last = self._last_taste  # one read: another thread may replace it
         if last is not None and last.user_id == user_id:
             return last
-        known = [(self.position[i], i, r) for i, r in self.liked(user_id) if i in self.position]
-        genre_sets = [frozenset(self.genres.get(i, [])) for i, _ in self.liked(user_id)]
+        liked = self.liked(user_id)
+        known = [(self.position[i], i, r) for i, r in liked if i in self.position]
+        genre_sets = [frozenset(self.genres.get(i, [])) for i, _ in liked]
         favourite_genres: dict[str, int] = {}
         for genres in genre_sets:
             for genre in genres:

@@ -94,7 +94,7 @@ class LinearItemAutoencoder(Recommender):
 
 
 # columns of B per block of the sparse scoring product: 10K rows x 256 columns x 4 bytes = 10 MB, which
-# stays in this machine's 32 MB L3 cache (256 and 512 measured alike, both 3-4x the unblocked product)
+# stays in this machine's 32 MB L3 cache (256 and 512 alike in a probe, both 3-4x the unblocked product)
 WEIGHT_BLOCK_COLUMNS = 256
 # below this share of non-zeros in X, users are scored with a sparse product (see _score_users) and
 # X'X is computed by `cooccurrence`'s split

@@ -32,3 +32,35 @@ def test_evidence_counts_people_who_liked_both_and_says_so() -> None:
     assert "2 people liked both Alpha and Xenon" in sentence
     assert "1 person liked both Beta and Xenon" in sentence
     assert "also liked" not in sentence
+
+
+def test_most_similar_history_first_ties_in_history_order_and_the_genre_share_over_all_liked() -> None:
+    # cosine to X: C 2/sqrt(2*5) = 0.63; A and B 1/sqrt(2*2) = 0.5 each (a tie: A is older, so first);
+    # "me" also liked Z, which the catalogue lacks (no similarity, but it counts in the genre share),
+    # and rated Y 2 (not liked)
+    rows = [
+        ("me", "A", 5.0), ("me", "B", 5.0), ("me", "C", 5.0), ("me", "Z", 5.0), ("me", "Y", 2.0),
+        ("p1", "X", 5.0), ("p2", "X", 5.0), ("p1", "A", 5.0), ("p2", "B", 5.0),
+        ("p1", "C", 5.0), ("p2", "C", 5.0), ("p3", "C", 5.0), ("p4", "C", 5.0), ("p3", "Y", 5.0),
+    ]  # fmt: skip
+    interactions = pl.DataFrame(rows, schema=["user_id", "item_id", "rating"], orient="row").with_columns(
+        pl.Series("ts", [datetime(2024, 1, day) for day in range(1, len(rows) + 1)]), pl.lit("rating").alias("event")
+    )
+    items = pl.DataFrame(
+        {
+            "item_id": ["A", "B", "C", "X", "Y"],
+            "title": ["Alpha", "Beta", "Gamma", "Xenon", "Yotta"],
+            "genres": [["Drama"], ["Comedy"], ["Drama"], ["Drama", "Horror"], ["Horror"]],
+        }
+    )
+    index = EvidenceIndex(interactions, items)
+    evidence = index.evidence("me", "X")
+    assert [h["item_id"] for h in evidence.similar_history] == ["C", "A"]
+    assert [h["similarity"] for h in evidence.similar_history] == [0.6325, 0.5]
+    assert evidence.shared_genres == ["Drama"]
+    assert evidence.favourite_genre_share == 0.5  # A and C of A, B, C, Z
+    # another user's evidence in between leaves no trace of the first user's
+    other = index.evidence("p3", "X").to_json()
+    assert index.evidence("me", "X").to_json() == evidence.to_json()
+    assert EvidenceIndex(interactions, items).evidence("p3", "X").to_json() == other
+    assert index.evidence("nobody", "X").similar_history == []
