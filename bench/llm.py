@@ -332,6 +332,8 @@ def main() -> None:
     parser.add_argument("--merge", nargs="+", help="join these results (one per backend) into --result-name")
     parser.add_argument("--reprobe", action="store_true", help="with --merge: measure each backend's memory again")
     args = parser.parse_args()
+    if bad := [n for n in args.candidates if not 1 <= n <= N_CANDIDATES]:
+        parser.error(f"--candidates {bad}: each must be 1..{N_CANDIDATES} (the first stage's list the LLM re-ranks)")
     if args.merge:
         print(merge_results(args.merge, args.result_name, args if args.reprobe else None))
         return
