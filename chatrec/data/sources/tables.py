@@ -91,9 +91,14 @@ def _csv_scan(path: Path, kind: FileKind) -> str:
     )
 
 
+def sql_quoted(text: str) -> str:
+    """`text` for inside a single-quoted SQL string (quotes doubled)."""
+    return text.replace("'", "''")
+
+
 def sql_quoted_path(path: Path) -> str:
-    """`path` for inside a single-quoted SQL string (quotes doubled)."""
-    return str(path).replace("'", "''")
+    """`path` for inside a single-quoted SQL string."""
+    return sql_quoted(str(path))
 
 
 def column_names(path: Path, *, what: str) -> list[str]:
@@ -198,7 +203,7 @@ def parquet_text(path: Path, columns: list[str], *, what: str) -> ParquetText:
             if types[column] == "TIMESTAMP WITH TIME ZONE"
             else f"CAST({name} AS VARCHAR)"
         )
-    origin = f"'{path.name.replace(chr(39), chr(39) * 2)}' AS source_file, file_row_number + 1 AS source_line"
+    origin = f"'{sql_quoted(path.name)}' AS source_file, file_row_number + 1 AS source_line"
     return ParquetText(f"read_parquet('{sql_quoted_path(path)}', file_row_number = true)", text, origin, rows)
 
 

@@ -20,7 +20,7 @@ from chatrec.data.sources.base import (
     SourceError,
     TableScan,
 )
-from chatrec.data.sources.tables import file_kind, parquet_text, read_columns
+from chatrec.data.sources.tables import file_kind, parquet_text, read_columns, sql_quoted
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class ColumnMapping:
 
 
 def _sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    return "'" + sql_quoted(value) + "'"
 
 
 def _rating_range(mapping: ColumnMapping) -> tuple[float, float] | None:
