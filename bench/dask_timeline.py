@@ -39,7 +39,7 @@ def timed_partition(inputs: Any, users: list[str], settings: Any, parts: Path, n
 def one_run(workdir: Path, workers: int) -> dict[str, Any]:
     import duckdb
 
-    from chatrec.batch.recommend import PARTITIONS_PER_WORKER, WorkerInputs, in_chunks
+    from chatrec.batch.recommend import WorkerInputs, in_chunks, partition_size
     from chatrec.features.extract import dask_client
     from chatrec.models.training import serving_version
     from chatrec.settings import Settings
@@ -59,7 +59,7 @@ def one_run(workdir: Path, workers: int) -> dict[str, Any]:
         client = dask_client(settings)
         client.wait_for_workers(workers)
         cluster_up = time.time()
-        size = max(1, min(settings.score_chunk_users, -(-len(users) // (workers * PARTITIONS_PER_WORKER))))
+        size = partition_size(len(users), workers, settings)
         parts = folder / "parts"
         parts.mkdir()
         futures = [

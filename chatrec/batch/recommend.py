@@ -332,6 +332,12 @@ def in_chunks(users: list[str], size: int) -> list[list[str]]:
 PARTITIONS_PER_WORKER = 4
 
 
+def partition_size(n_users: int, workers: int, settings: Settings) -> int:
+    """Users per Dask partition: at most `score_chunk_users`, and small enough for PARTITIONS_PER_WORKER
+    partitions per worker."""
+    return max(1, min(settings.score_chunk_users, -(-n_users // (workers * PARTITIONS_PER_WORKER))))
+
+
 @dataclass(frozen=True)
 class WorkerInputs:
     """Where a Dask worker finds the serving model and the run's interactions, to load them itself.
@@ -422,8 +428,7 @@ def score_on_dask(
     client = dask_client(settings)
     try:
         workers = max(1, len(client.scheduler_info()["workers"]))
-        size = max(1, min(settings.score_chunk_users, -(-len(users) // (workers * PARTITIONS_PER_WORKER))))
-        chunks = in_chunks(users, size)
+        chunks = in_chunks(users, partition_size(len(users), workers, settings))
         futures = [
             client.submit(
                 score_and_write_on_worker,
