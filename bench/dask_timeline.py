@@ -3,11 +3,11 @@
     python -m bench.dask_timeline --reuse WORKDIR [--workers 1,2]
 
 On the warehouse and model a `bench.scale` run left in WORKDIR (its work folder), each worker count
-gets a fresh LocalCluster (as the nightly starts one) and scores every user in the partitions
-`score_on_dask` would make, through the same worker functions (`worker_model_and_index`,
-`score_and_write`). Each partition reports when it started, when its worker had the model and
-evidence index (the first partition of a worker loads them), and when it ended, in seconds from
-the process start. What bench.scale's 2-vs-1 ratio cannot show: how much of a run is fixed per
+gets a fresh LocalCluster (as the nightly starts one) and scores every user through `score_on_dask`
+itself (cluster start, each worker's model load while the inputs are written, the partitions), each
+partition run by `timed_partition` (the worker functions of `score_and_write_on_worker`). Each
+partition reports when it started, when its worker had the model and the evidence index (the first
+partition of a worker builds the index), and when it ended, in seconds from the run's start. What bench.scale's 2-vs-1 ratio cannot show: how much of a run is fixed per
 worker process (start, imports, load, the first partition's cold caches) and how much is scoring,
 whose per-user rate is read from the later partitions. Results:
 bench/results/dask_timeline_<label>.json.
@@ -24,57 +24,59 @@ from pathlib import Path
 from typing import Any
 
 
-def timed_partition(inputs: Any, users: list[str], settings: Any, parts: Path, number: int) -> dict[str, Any]:
+def timed_partition(
+    inputs: Any, users: list[str], settings: Any, source: str, parts: Path, number: int, exclude: Any = None
+) -> dict[str, Any]:
     """One partition on a worker, as `score_and_write_on_worker` runs it, with its times."""
     started = time.time()
-    from chatrec.batch.recommend import score_and_write, worker_model_and_index
+    from chatrec.batch.recommend import score_and_write, worker_index, worker_model
 
-    model, index = worker_model_and_index(inputs)
+    model = worker_model(inputs)  # loaded by the worker's first task, before this one, when score_on_dask sent it
+    model_ready = time.time()
+    index = worker_index(inputs)
     loaded = time.time()
-    score_and_write(model, index, users, settings, "bench", parts, number)
-    return {"worker_pid": os.getpid(), "users": len(users), "started": started, "loaded": loaded,
-            "ended": time.time()}  # fmt: skip
+    score_and_write(model, index, users, settings, source, parts, number, exclude)
+    return {"worker_pid": os.getpid(), "users": len(users), "started": started, "model_ready": model_ready,
+            "loaded": loaded, "ended": time.time()}  # fmt: skip
 
 
 def one_run(workdir: Path, workers: int) -> dict[str, Any]:
+    """One batch run through `score_on_dask` itself (cluster start, model loads, the inputs written
+    meanwhile, the partitions), the partitions timed by `timed_partition`."""
     import duckdb
 
-    from chatrec.batch.recommend import WorkerInputs, in_chunks, partition_size
-    from chatrec.features.extract import dask_client
+    from chatrec.batch.recommend import WorkerInputs, partition_size, score_on_dask
     from chatrec.models.training import serving_version
     from chatrec.settings import Settings
 
-    began = time.time()
     settings = Settings(dask_workers=workers)
     con = duckdb.connect(str(workdir / "chatrec.duckdb"), read_only=True)
     serving = serving_version(con, settings, "candidate", settings.candidate_model)
     if serving is None:
         raise SystemExit(f"no production {settings.candidate_model} in {workdir}: run bench.scale there first")
+    users = [row[0] for row in con.execute("SELECT DISTINCT user_id FROM core.interactions ORDER BY 1").fetchall()]
     folder = Path(tempfile.mkdtemp(prefix="chatrec-dask-timeline-"))
+    marks: dict[str, float] = {}
+    partitions: list[dict[str, Any]] = []
+
+    def write_inputs() -> None:
+        marks["cluster_up"] = time.time()
+        inputs.write(con)
+        marks["inputs_ready"] = time.time()
+
+    began = time.time()
     try:
-        inputs = WorkerInputs.write(con, serving[0], settings, folder)
-        users = [row[0] for row in con.execute("SELECT DISTINCT user_id FROM core.interactions ORDER BY 1").fetchall()]
-        con.close()
-        inputs_ready = time.time()
-        client = dask_client(settings)
-        client.wait_for_workers(workers)
-        cluster_up = time.time()
-        size = partition_size(len(users), workers, settings)
+        inputs = WorkerInputs.at(serving[0], settings, folder / "inputs", verified=True)  # checked just above
         parts = folder / "parts"
         parts.mkdir()
-        futures = [
-            client.submit(timed_partition, inputs, chunk, settings, parts, number, pure=False)
-            for number, chunk in enumerate(in_chunks(users, size), start=1)
-        ]
-        partitions = [future.result() for future in futures]
+        score_on_dask(inputs, write_inputs, users, settings, "bench", parts, partitions.append, task=timed_partition)
         ended = time.time()
-        client.close()
-        if client.cluster is not None:
-            client.cluster.close()
     finally:
+        con.close()
         shutil.rmtree(folder, ignore_errors=True)
+    size = partition_size(len(users), workers, settings)
     for partition in partitions:
-        for key in ("started", "loaded", "ended"):
+        for key in ("started", "model_ready", "loaded", "ended"):
             partition[key] = round(partition[key] - began, 2)
     first = {}
     for partition in sorted(partitions, key=lambda p: p["started"]):
@@ -83,8 +85,9 @@ def one_run(workdir: Path, workers: int) -> dict[str, Any]:
     later_ms = [1000 * (p["ended"] - p["loaded"]) / p["users"] for p in later]
     return {
         "workers": workers, "users": len(users), "partition_users": size, "seconds": round(ended - began, 2),
-        "inputs_ready": round(inputs_ready - began, 2), "cluster_up": round(cluster_up - began, 2),
+        "cluster_up": round(marks["cluster_up"] - began, 2), "inputs_ready": round(marks["inputs_ready"] - began, 2),
         "first_task_started": min(p["started"] for p in partitions),
+        "model_wait_seconds": [round(p["model_ready"] - p["started"], 2) for p in first.values()],
         "load_seconds": [round(p["loaded"] - p["started"], 2) for p in first.values()],
         "first_partition_ms_per_user": [round(1000 * (p["ended"] - p["loaded"]) / p["users"], 3) for p in first.values()],
         "later_partitions_ms_per_user": round(sum(later_ms) / len(later_ms), 3) if later_ms else None,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -228,8 +228,11 @@ def recommend_batch(
         with progress("recommend", total=len(users), unit="users") as advance:
             advance(len(chosen))
             if on_dask:
-                worker_inputs = WorkerInputs.write(con, version, settings, parts / "inputs")
-                score_on_dask(worker_inputs, rest, settings, source, parts, advance, tagged)
+                # checked above, on the disk a LocalCluster's workers read; a real cluster's check it again
+                worker_inputs = WorkerInputs.at(version, settings, parts / "inputs", verified=not settings.dask_address)
+                score_on_dask(
+                    worker_inputs, lambda: worker_inputs.write(con), rest, settings, source, parts, advance, tagged
+                )
             else:
                 assert model is not None and index is not None
                 # the other users in chunks: memory is bounded by one chunk's scores, whatever the user count
@@ -345,50 +348,83 @@ class WorkerInputs:
     Shipping them from this process cost more than the scoring saved: at 5M interactions the model
     pickles to 676 MB (its training data, its user x item matrix and its 10K x 10K weights) and the
     evidence index to 179 MB, and scattering both to 2 workers took 27 s of a 95 s batch run
-    (bench.scale). A worker instead reads the model's artifact (checksum verified, as serving does)
-    and two Parquet files this process wrote, once per worker process (`worker_model_and_index`), in
-    parallel with the other workers. The paths must be readable by the workers: the artifacts folder
-    and the run's parts folder, local disk for a LocalCluster, a shared mount for a real cluster.
+    (bench.scale). A worker instead maps the model's artifact (`read_artifact`: pages shared with the
+    other workers) and reads two Parquet files this process wrote (`write`), once per worker process
+    (`worker_model`, `worker_index`), in parallel with the other workers. The paths must be readable
+    by the workers: the artifacts folder and the run's parts folder, local disk for a LocalCluster, a
+    shared mount for a real cluster. `verified`: this process checked the artifact's checksum on the
+    disk the workers read (a LocalCluster), so they do not read the whole file again to check it; a
+    real cluster's workers, which may see another copy, check it themselves.
     """
 
     version: ModelVersion
     settings: Settings
     interactions: Path
     items: Path
+    verified: bool = False
 
     @classmethod
-    def write(
-        cls, con: duckdb.DuckDBPyConnection, version: ModelVersion, settings: Settings, folder: Path
-    ) -> WorkerInputs:
-        """The run's interactions and items as Parquet in `folder`, written by DuckDB (no row passes
-        through this process)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        inputs = cls(version, settings, folder / "interactions.parquet", folder / "items.parquet")
-        write_interactions_parquet(con, inputs.interactions)
-        write_items_parquet(con, inputs.items)
-        return inputs
+    def at(cls, version: ModelVersion, settings: Settings, folder: Path, *, verified: bool = False) -> WorkerInputs:
+        """The inputs of a run whose files will be in `folder` (`write` writes them)."""
+        return cls(version, settings, folder / "interactions.parquet", folder / "items.parquet", verified)
+
+    def write(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The run's interactions and items as Parquet, written by DuckDB (no row passes through this
+        process)."""
+        self.interactions.parent.mkdir(parents=True, exist_ok=True)
+        write_interactions_parquet(con, self.interactions)
+        write_items_parquet(con, self.items)
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.version.model_id, str(self.version.artifact_sha256), str(self.interactions))
+    def model_key(self) -> tuple[str, str]:
+        return (self.version.model_id, str(self.version.artifact_sha256))
+
+    @property
+    def index_key(self) -> str:
+        return str(self.interactions)
 
 
-_worker_loaded: dict[tuple[str, str, str], tuple[Recommender, EvidenceIndex]] = {}
+# what this worker process loaded for the last run (one model and one index: a run's only)
+_worker_models: dict[tuple[str, str], Recommender] = {}
+_worker_indexes: dict[str, EvidenceIndex] = {}
 _worker_lock = threading.Lock()
 
 
-def worker_model_and_index(inputs: WorkerInputs) -> tuple[Recommender, EvidenceIndex]:
-    """The model and evidence index of `inputs`, loaded once per worker process (the last run's only)."""
+def worker_model(inputs: WorkerInputs) -> Recommender:
+    """The serving model of `inputs`, loaded once per worker process."""
     with _worker_lock:
-        loaded = _worker_loaded.get(inputs.key)
-        if loaded is None:
-            model = load_version(inputs.version, inputs.settings)
-            if not isinstance(model, Recommender):
+        model = _worker_models.get(inputs.model_key)
+        if model is None:
+            loaded = load_version(inputs.version, inputs.settings, verified=inputs.verified)
+            if not isinstance(loaded, Recommender):
                 raise TypeError(f"{inputs.version.model_id} is not a candidate recommender")
-            loaded = (model, EvidenceIndex(pl.read_parquet(inputs.interactions), pl.read_parquet(inputs.items)))
-            _worker_loaded.clear()
-            _worker_loaded[inputs.key] = loaded
-        return loaded
+            _worker_models.clear()
+            model = _worker_models[inputs.model_key] = loaded
+        return model
+
+
+def worker_index(inputs: WorkerInputs) -> EvidenceIndex:
+    """The evidence index of the run's interactions and items, built once per worker process."""
+    with _worker_lock:
+        index = _worker_indexes.get(inputs.index_key)
+        if index is None:
+            _worker_indexes.clear()
+            index = EvidenceIndex(pl.read_parquet(inputs.interactions), pl.read_parquet(inputs.items))
+            _worker_indexes[inputs.index_key] = index
+        return index
+
+
+def load_on_worker(inputs: WorkerInputs) -> None:
+    """Load the model into this worker process ahead of its partitions (returns nothing: a result
+    would travel back to the client)."""
+    worker_model(inputs)
+
+
+def forget_worker_loads() -> None:
+    """Drop what this process loaded as a worker (a fresh worker process, for tests)."""
+    with _worker_lock:
+        _worker_models.clear()
+        _worker_indexes.clear()
 
 
 def score_and_write_on_worker(
@@ -401,18 +437,23 @@ def score_and_write_on_worker(
     exclude: Mapping[str, Collection[str]] | None = None,
 ) -> int:
     """`score_and_write` on a Dask worker, with the model and index the worker loaded itself."""
-    model, index = worker_model_and_index(inputs)
-    return score_and_write(model, index, users, settings, source, parts, number, exclude)
+    return score_and_write(worker_model(inputs), worker_index(inputs), users, settings, source, parts, number, exclude)
+
+
+T = TypeVar("T")
 
 
 def score_on_dask(
     inputs: WorkerInputs,
+    write_inputs: Callable[[], None],
     users: list[str],
     settings: Settings,
     source: str,
     parts: Path,
-    advance: Callable[[int], None],
+    advance: Callable[[T], None],
     exclude: Mapping[str, Collection[str]] | None = None,
+    *,
+    task: Callable[..., T] = score_and_write_on_worker,  # type: ignore[assignment]
 ) -> None:
     """Users scored on Dask workers in partitions: each worker loads the model and evidence index once
     (WorkerInputs: nothing big travels from this process), every partition writes its own Parquet part
@@ -420,31 +461,34 @@ def score_on_dask(
     a shared mount for a real cluster). Partitions are at most `score_chunk_users` and small enough
     for PARTITIONS_PER_WORKER per worker, so no worker idles while one finishes a big last chunk.
     Workers run one thread each, with BLAS/OpenMP at one thread (Dask's nanny sets OMP_NUM_THREADS=1
-    and the like), so torch and numpy do not oversubscribe the cores."""
+    and the like), so torch and numpy do not oversubscribe the cores.
+
+    The cluster starts first and every worker loads the model while this process writes the run's
+    interactions and items (`write_inputs`): a worker's imports and model load overlap the writing
+    instead of following it (bench.dask_timeline). `task` runs each partition (`advance` gets its
+    result); the benchmark passes a timed one."""
     from distributed import as_completed
 
     from chatrec.features.extract import dask_client
 
     client = dask_client(settings)
     try:
-        workers = max(1, len(client.scheduler_info()["workers"]))
-        chunks = in_chunks(users, partition_size(len(users), workers, settings))
+        workers = list(client.scheduler_info()["workers"])
+        # one model load per worker, first in its queue (one thread per worker: partitions wait behind
+        # it); a worker that is gone by then leaves its load to any other, where it is a no-op
+        loads = [
+            client.submit(load_on_worker, inputs, workers=[worker], allow_other_workers=True, pure=False)
+            for worker in workers
+        ]
+        write_inputs()
+        chunks = in_chunks(users, partition_size(len(users), max(1, len(workers)), settings))
         futures = [
-            client.submit(
-                score_and_write_on_worker,
-                inputs,
-                chunk,
-                settings,
-                source,
-                parts,
-                number,
-                of_users(exclude, chunk),
-                pure=False,
-            )
+            client.submit(task, inputs, chunk, settings, source, parts, number, of_users(exclude, chunk), pure=False)
             for number, chunk in enumerate(chunks, start=1)
         ]
         for future in as_completed(futures):
             advance(future.result())
+        client.gather(loads)
     finally:
         cluster = client.cluster
         client.close()

@@ -161,10 +161,11 @@ def test_a_batch_run_on_a_two_worker_local_cluster_equals_the_in_process_run(
 
 
 def test_a_dask_worker_loads_the_model_and_index_once_and_refuses_an_altered_artifact(
-    synthetic_warehouse: duckdb.DuckDBPyConnection, settings: Settings, tmp_path: Path
+    synthetic_warehouse: duckdb.DuckDBPyConnection, settings: Settings, tmp_path: Path, monkeypatch
 ) -> None:
     from chatrec.batch import recommend
     from chatrec.data.frames import interactions_frame, items_frame
+    from chatrec.models import training
     from chatrec.models.artifacts import ArtifactError
     from chatrec.models.training import artifact_file, production_model
 
@@ -172,21 +173,33 @@ def test_a_dask_worker_loads_the_model_and_index_once_and_refuses_an_altered_art
     retrain(con, local, ["itemknn"])
     version = production_model(con, "candidate", "itemknn")
     assert version is not None
-    inputs = recommend.WorkerInputs.write(con, version, local, tmp_path / "in")
+    inputs = recommend.WorkerInputs.at(version, local, tmp_path / "in")
+    inputs.write(con)
     # DuckDB wrote the same rows, in the same order, as the frames this process would read
     assert pl.read_parquet(inputs.interactions).equals(interactions_frame(con))
     assert pl.read_parquet(inputs.items).equals(items_frame(con))
-    recommend._worker_loaded.clear()  # a fresh worker process
-    model, index = recommend.worker_model_and_index(inputs)
-    assert recommend.worker_model_and_index(inputs) == (model, index)  # loaded once per process
+    recommend.forget_worker_loads()  # a fresh worker process
+    model, index = recommend.worker_model(inputs), recommend.worker_index(inputs)
+    assert recommend.worker_model(inputs) is model and recommend.worker_index(inputs) is index  # once per process
     users = index.liked_users[:4]
     assert recommend.score_and_write_on_worker(inputs, users, local, "template", tmp_path, 1) == 4
     assert pl.read_parquet(tmp_path / "recommendations-000001.parquet")["user_id"].unique().len() == 4
     artifact = artifact_file(local, version.artifact_path)
     artifact.write_bytes(artifact.read_bytes() + b"tampered")
-    recommend._worker_loaded.clear()
+    recommend.forget_worker_loads()
     with pytest.raises(ArtifactError, match="changed since it was registered"):
-        recommend.worker_model_and_index(inputs)
+        recommend.worker_model(inputs)
+    # inputs the client marks as checked (a LocalCluster on the same disk) are not read to check again
+    recommend.forget_worker_loads()
+    artifact.write_bytes(artifact.read_bytes()[: -len(b"tampered")])
+
+    def no_second_check(*args, **kwargs):
+        raise AssertionError("the worker read the artifact to check it again")
+
+    monkeypatch.setattr(training, "verify_artifact", no_second_check)
+    trusted = recommend.WorkerInputs.at(version, local, tmp_path / "in", verified=True)
+    assert recommend.score_and_write_on_worker(trusted, users, local, "template", tmp_path, 2) == 4
+    recommend.forget_worker_loads()
 
 
 def test_stable_top_equals_the_first_columns_of_a_stable_sort() -> None:
