@@ -273,9 +273,9 @@ def explanations_frame(
     """`explained` plus a template explanation for every recommendation it does not cover."""
     done = {(e["user_id"], e["item_id"]) for e in explained}
     rows = list(explained)
-    for user, item in final.select("user_id", "item_id").iter_rows():
-        if (user, item) in done:
-            continue
+    pending = [pair for pair in final.select("user_id", "item_id").iter_rows() if pair not in done]
+    index.prepare({item for _, item in pending})  # the popular items' evidence rows together
+    for user, item in pending:
         evidence = index.evidence(user, item)
         rows.append(
             {"user_id": user, "item_id": item, "text": template_explanation(evidence),

@@ -64,3 +64,32 @@ def test_most_similar_history_first_ties_in_history_order_and_the_genre_share_ov
     assert index.evidence("me", "X").to_json() == evidence.to_json()
     assert EvidenceIndex(interactions, items).evidence("p3", "X").to_json() == other
     assert index.evidence("nobody", "X").similar_history == []
+
+
+def test_rows_prepared_together_are_the_rows_computed_one_by_one(ml100k_warehouse_path) -> None:
+    """MovieLens 100K, the 200 most popular items (most of them costly enough to batch) and 100 rarer
+    ones: `prepare` leaves exactly the similarity and co-like rows, and the evidence, of lazy computing."""
+    import duckdb
+    import numpy as np
+
+    from chatrec.data.frames import interactions_frame, items_frame
+
+    con = duckdb.connect(str(ml100k_warehouse_path), read_only=True)
+    interactions, items = interactions_frame(con), items_frame(con)
+    con.close()
+    popular = interactions.group_by("item_id").len().sort(["len", "item_id"], descending=[True, False])["item_id"]
+    targets = popular.head(200).to_list() + popular.slice(600, 100).to_list()
+    prepared, lazy = EvidenceIndex(interactions, items), EvidenceIndex(interactions, items)
+    prepared.prepare(targets)
+    batched = set(prepared._similarity_rows)
+    assert 50 < len(batched) < len(targets)  # the popular ones together, the rare ones left for later
+    for item in targets:
+        position = lazy.position[item]
+        assert np.array_equal(prepared.similarity_row(position), lazy.similarity_row(position)), item
+        for other in (0, position, len(lazy.item_ids) - 1):
+            assert prepared.co_likers(position, other) == lazy.co_likers(position, other)
+        assert np.array_equal(prepared._co_like_rows[position], lazy._co_like_rows[position]), item
+    users = interactions["user_id"].unique().sort().head(30).to_list()
+    for user in users:
+        for item in targets[::25]:
+            assert prepared.evidence(user, item).to_json() == lazy.evidence(user, item).to_json()
