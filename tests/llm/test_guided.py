@@ -342,6 +342,24 @@ def test_forced_tokens_finish_a_claim_and_stop_where_there_is_a_choice(smollm2, 
     assert guide.forced(0, started, limit=2) == forced[:2]  # the token limit holds
 
 
+def test_a_token_every_listed_claim_starts_with_is_forced_and_a_finished_answer_ends(smollm2, checker) -> None:
+    tokenizer = smollm2.tokenizer
+    slots = SlotConstraint(checker, EVIDENCE)
+    eos = tokenizer.eos_token_id
+    guide = GuidedText(tokenizer, 0, [slots], {eos}, eos)
+    # both rated claims go on "you rated ...": after " you" the next word is not a choice
+    you = tokenizer.encode(" you", add_special_tokens=False)
+    forced = guide.forced(0, you, limit=60)
+    assert tokenizer.decode([*you, *forced]) == " you rated"
+    assert not guide.ended(0, [*you, *forced])
+    # a whole sentence with its full stop: nothing may follow, so the answer ends without a model step
+    sentence = tokenizer.encode(" you rated Fargo 5/5.", add_special_tokens=False)
+    assert slots.complete(slots.start + tokenizer.decode(sentence))
+    assert guide.ended(0, sentence)
+    # complete but not ended: a connector or a second claim may still follow
+    assert not guide.ended(0, sentence[:-1])
+
+
 def test_jumping_forward_decodes_what_one_token_per_step_decodes(smollm2, checker) -> None:
     """Greedy guided decoding with forced tokens fed together and finished rows dropped, against
     `GuidedText` as a logits processor of `model.generate` (one token per model step): same answers in

@@ -145,21 +145,35 @@ class GuidedText(LogitsProcessor):
 
     def forced(self, row: int, generated: list[int], limit: int) -> list[int]:
         """The tokens (at most `limit`) that greedy guided decoding appends after `generated` without a
-        choice: while the constraint lists a single continuation and the text cannot end, the pool
-        `choose_guided_token` picks from is that continuation's first token (end-of-sequence is not
-        allowed), so the pick does not depend on the model's scores."""
+        choice: while the constraint's listed continuations all begin with the same token and the text
+        cannot end, the pool `choose_guided_token` picks from is that one token (end-of-sequence is not
+        allowed), so the pick does not depend on the model's scores (" rated" after " you", when two
+        claims go on "you rated ...", as much as the rest of a claim once its first word is chosen)."""
         constraint = self.constraints[row]
         tokens: list[int] = []
         while len(tokens) < limit:
             text = self._text(constraint, [*generated, *tokens])
             listed = constraint.continuations(text)
-            if not listed or len(listed) != 1 or not listed[0] or constraint.complete(text):
+            if not listed or not all(listed) or constraint.complete(text):
                 break
-            token = self.first_token(listed[0])
+            firsts = {self.first_token(continuation) for continuation in listed}
+            if len(firsts) != 1:
+                break
+            token = firsts.pop()
             if token in self.eos_ids or not constraint.allows(self._text(constraint, [*generated, *tokens, token])):
                 break  # greedy decoding would search the model's likeliest tokens here: a real choice
             tokens.append(token)
         return tokens
+
+    def ended(self, row: int, generated: list[int]) -> bool:
+        """Whether the row's answer can only end here: the text is complete and the constraint lists
+        nothing that may follow (a slot explanation after its full stop). Greedy decoding would spend a
+        model step to pick end-of-sequence, or, not finding it among the likeliest tokens, cut back to
+        this same text: either way the answer is this text, so no step is spent on it."""
+        constraint = self.constraints[row]
+        text = self._text(constraint, generated)
+        listed = constraint.continuations(text)
+        return listed is not None and not listed and constraint.complete(text)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         chosen = []
@@ -404,7 +418,7 @@ class TransformersBackend(LLMBackend):
                     continue
                 new = [token, *guide.forced(row, [*generated[row], token], max_new_tokens - len(generated[row]) - 1)]
                 generated[row] += new
-                if len(generated[row]) < max_new_tokens:
+                if len(generated[row]) < max_new_tokens and not guide.ended(row, generated[row]):
                     keep.append(batch_row)
                     feeds.append(new)
             if not keep:
