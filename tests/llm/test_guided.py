@@ -326,11 +326,16 @@ def test_slots_on_implicit_feedback_evidence_reach_a_passing_answer() -> None:
     assert checker.check(finished, evidence) is None and "/5" not in finished
 
 
-def test_forced_tokens_finish_a_claim_and_stop_where_there_is_a_choice(smollm2, checker) -> None:
+def _slot_guide(smollm2, checker) -> tuple[object, SlotConstraint, GuidedText]:
+    """The tokenizer, the slot constraint of EVIDENCE and a one-row guide over it."""
     tokenizer = smollm2.tokenizer
     slots = SlotConstraint(checker, EVIDENCE)
     eos = tokenizer.eos_token_id
-    guide = GuidedText(tokenizer, 0, [slots], {eos}, eos)
+    return tokenizer, slots, GuidedText(tokenizer, 0, [slots], {eos}, eos)
+
+
+def test_forced_tokens_finish_a_claim_and_stop_where_there_is_a_choice(smollm2, checker) -> None:
+    tokenizer, slots, guide = _slot_guide(smollm2, checker)
     # inside "131 people liked both Fargo and The Usual Suspects": nothing left to choose
     started = tokenizer.encode(" 131 people", add_special_tokens=False)
     forced = guide.forced(0, started, limit=60)
@@ -343,10 +348,7 @@ def test_forced_tokens_finish_a_claim_and_stop_where_there_is_a_choice(smollm2, 
 
 
 def test_a_token_every_listed_claim_starts_with_is_forced_and_a_finished_answer_ends(smollm2, checker) -> None:
-    tokenizer = smollm2.tokenizer
-    slots = SlotConstraint(checker, EVIDENCE)
-    eos = tokenizer.eos_token_id
-    guide = GuidedText(tokenizer, 0, [slots], {eos}, eos)
+    tokenizer, slots, guide = _slot_guide(smollm2, checker)
     # both rated claims go on "you rated ...": after " you" the next word is not a choice
     you = tokenizer.encode(" you", add_special_tokens=False)
     forced = guide.forced(0, you, limit=60)
