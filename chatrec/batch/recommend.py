@@ -369,10 +369,12 @@ class WorkerInputs:
         return cls(version, settings, folder / "interactions.parquet", folder / "items.parquet", verified)
 
     def write(self, con: duckdb.DuckDBPyConnection) -> None:
-        """The run's interactions and items as Parquet, written by DuckDB (no row passes through this
-        process)."""
+        """The run's interactions (the evidence index's columns) and items as Parquet, written by DuckDB
+        (no row passes through this process)."""
         self.interactions.parent.mkdir(parents=True, exist_ok=True)
-        write_interactions_parquet(con, self.interactions)
+        # only what the evidence index reads: at 5M interactions the write and each worker's read
+        # are part of every worker's start (bench.dask_timeline)
+        write_interactions_parquet(con, self.interactions, EvidenceIndex.COLUMNS)
         write_items_parquet(con, self.items)
 
     @property

@@ -49,6 +49,9 @@ class EvidenceIndex:
     per distinct recommended item. Implicit data (no ratings) counts every interaction as liked.
     """
 
+    # the interaction columns the index reads (rows in time order): what a Dask worker's input file holds
+    COLUMNS = ("user_id", "item_id", "rating")
+
     def __init__(self, interactions: pl.DataFrame, items: pl.DataFrame) -> None:
         self.item_ids = items["item_id"].to_list()
         self.position = {item: n for n, item in enumerate(self.item_ids)}

@@ -164,7 +164,8 @@ def test_a_dask_worker_loads_the_model_and_index_once_and_refuses_an_altered_art
     synthetic_warehouse: duckdb.DuckDBPyConnection, settings: Settings, tmp_path: Path, monkeypatch
 ) -> None:
     from chatrec.batch import recommend
-    from chatrec.data.frames import interactions_frame, items_frame
+    from chatrec.data.frames import interactions_frame, items_frame, write_interactions_parquet
+    from chatrec.explain.evidence import EvidenceIndex
     from chatrec.models import training
     from chatrec.models.artifacts import ArtifactError
     from chatrec.models.training import artifact_file, production_model
@@ -176,7 +177,9 @@ def test_a_dask_worker_loads_the_model_and_index_once_and_refuses_an_altered_art
     inputs = recommend.WorkerInputs.at(version, local, tmp_path / "in")
     inputs.write(con)
     # DuckDB wrote the same rows, in the same order, as the frames this process would read
-    assert pl.read_parquet(inputs.interactions).equals(interactions_frame(con))
+    assert pl.read_parquet(inputs.interactions).equals(interactions_frame(con).select(EvidenceIndex.COLUMNS))
+    with pytest.raises(ValueError, match="not interaction columns: password"):
+        write_interactions_parquet(con, tmp_path / "x.parquet", ["user_id", "password"])
     assert pl.read_parquet(inputs.items).equals(items_frame(con))
     recommend.forget_worker_loads()  # a fresh worker process
     model, index = recommend.worker_model(inputs), recommend.worker_index(inputs)
