@@ -80,7 +80,7 @@ class EvidenceIndex:
         self._norms = np.sqrt(np.asarray(seen.sum(axis=0)).ravel())
         self._similarity_rows: dict[int, np.ndarray] = {}
         self._co_like_rows: dict[int, np.ndarray] = {}
-        self._row_costs: dict[int, np.ndarray] = {}  # per item matrix (id): see `_costly`
+        self._row_costs: dict[str, np.ndarray] = {}  # "seen" / "liked": see `_costly`
         # each user's liked items in the frame's order (time), as one user-sorted column and a span per
         # user: a dict of per-user Python lists cost ~4.5 s at 5M interactions and a copy per Dask
         # worker; sorted by the users' positions (integers, in the sorted ids' order), not by the id
@@ -144,30 +144,30 @@ class EvidenceIndex:
         (DENSE_ROWS_COST_SHARE); the others are computed one by one when first asked for. The same
         counts either way (sums of ones in float32: exact), so the same rows."""
         positions = sorted({self.position[i] for i in item_ids if i in self.position})
-        for by_item, rows, similarity in (
-            (self._seen_csc, self._similarity_rows, True),
-            (self._liked_csc, self._co_like_rows, False),
+        for name, by_item, rows in (
+            ("seen", self._seen_csc, self._similarity_rows),
+            ("liked", self._liked_csc, self._co_like_rows),
         ):
-            costly = self._costly(by_item, [p for p in positions if p not in rows])
+            costly = self._costly(name, by_item, [p for p in positions if p not in rows])
             costly = costly[: max(0, MAX_CACHED_ROWS - len(rows))]
             for start in range(0, len(costly), DENSE_ROWS_PER_PRODUCT):
                 chunk = costly[start : start + DENSE_ROWS_PER_PRODUCT]
                 counts = by_item.T @ by_item[:, chunk].toarray()  # items x chunk: co-occurrence counts
                 for column, target in enumerate(chunk):
                     co = np.ascontiguousarray(counts[:, column])
-                    rows[target] = self._similarity(target, co) if similarity else co
+                    rows[target] = self._similarity(target, co) if name == "seen" else co
 
-    def _costly(self, by_item: sp.csc_matrix, targets: list[int]) -> list[int]:
-        """The targets whose row costs more one by one than in a batch (DENSE_ROWS_COST_SHARE)."""
+    def _costly(self, name: str, by_item: sp.csc_matrix, targets: list[int]) -> list[int]:
+        """The targets whose row of `by_item` (the `name` matrix) costs more one by one than in a batch
+        (DENSE_ROWS_COST_SHARE)."""
         if not targets:
             return []
-        key = id(by_item)
-        cost = self._row_costs.get(key)
+        cost = self._row_costs.get(name)
         if cost is None:
             # a row's one-by-one cost: the interactions of the item's users (each user's count, summed
             # over the users of the item)
             per_user = np.bincount(by_item.indices, minlength=by_item.shape[0]).astype(np.float64)
-            cost = self._row_costs[key] = np.add.reduceat(
+            cost = self._row_costs[name] = np.add.reduceat(
                 np.append(per_user[by_item.indices], 0.0), by_item.indptr[:-1]
             ) * (np.diff(by_item.indptr) > 0)
         return [t for t in targets if cost[t] > DENSE_ROWS_COST_SHARE * by_item.nnz]
