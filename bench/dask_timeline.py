@@ -7,10 +7,10 @@ gets a fresh LocalCluster (as the nightly starts one) and scores every user thro
 itself (cluster start, each worker's model load while the inputs are written, the partitions), each
 partition run by `timed_partition` (the worker functions of `score_and_write_on_worker`). Each
 partition reports when it started, when its worker had the model and the evidence index (the first
-partition of a worker builds the index), and when it ended, in seconds from the run's start. What bench.scale's 2-vs-1 ratio cannot show: how much of a run is fixed per
-worker process (start, imports, load, the first partition's cold caches) and how much is scoring,
-whose per-user rate is read from the later partitions. Results:
-bench/results/dask_timeline_<label>.json.
+partition of a worker builds the index), and when it ended, in seconds from the run's start. What
+bench.scale's 2-vs-1 ratio cannot show: how much of a run is fixed per worker process (start,
+imports, load, the first partition's cold caches) and how much is scoring, whose per-user rate is
+read from the later partitions. Results: bench/results/dask_timeline_<label>.json.
 """
 
 from __future__ import annotations
