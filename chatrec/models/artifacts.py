@@ -204,12 +204,11 @@ def mapped_arrays(path: Path) -> dict[str, np.ndarray]:
     without touching the file. Artifacts are replaced by rename, never rewritten in place, so a map
     keeps the version that was verified and opened."""
     arrays: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(path) as archive, path.open("rb") as handle:
+    with zipfile.ZipFile(path) as archive, path.open("rb") as handle, np.load(path, allow_pickle=False) as stored:
         for info in archive.infolist():
             key = info.filename.removesuffix(".npy")
             if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:  # compressed or encrypted
-                with np.load(path, allow_pickle=False) as stored:
-                    arrays[key] = stored[key]
+                arrays[key] = stored[key]
                 continue
             # the member's data follows its local header (30 bytes, then its name and extra field)
             handle.seek(info.header_offset)
