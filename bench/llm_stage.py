@@ -84,6 +84,18 @@ def run_config(name: str, source: Path, users: int, rerank: bool) -> dict[str, o
                 "SELECT check_failure FROM recs.explanations WHERE run_id = ? AND source = 'template'", [run.run_id]
             ).fetchall()
         )
+        # what the users read: the LLM-phrased explanations' length (a shorter prompt must not buy a poorer sentence)
+        words, phrased = con.execute(
+            "SELECT avg(len(string_split(text, ' '))), count(*) FROM recs.explanations WHERE run_id = ? AND source = 'llm'",
+            [run.run_id],
+        ).fetchone()
+        samples = [
+            r[0]
+            for r in con.execute(
+                "SELECT text FROM recs.explanations WHERE run_id = ? AND source = 'llm' ORDER BY user_id, item_id LIMIT 3",
+                [run.run_id],
+            ).fetchall()
+        ]
         con.close()
         metrics = run.llm_metrics or {}
         return {
@@ -92,6 +104,8 @@ def run_config(name: str, source: Path, users: int, rerank: bool) -> dict[str, o
             "explanation_pass_rate": metrics.get("explanation_check_pass_rate"),
             "valid_output_rate": metrics.get("valid_output_rate"), "fallback_reasons": dict(failures),
             "settings": config_settings(name), "prompt_tokens_mean": metrics.get("prompt_tokens_mean"),
+            "llm_explanations": phrased, "explanation_words_mean": round(words, 1) if words else None,
+            "explanation_samples": samples,
         }  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
