@@ -8,10 +8,12 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -30,8 +32,16 @@ from chatrec.models.training import fingerprint
 from chatrec.progress import progress
 from chatrec.settings import Settings
 
+if TYPE_CHECKING:
+    from distributed import Future
+
+P = TypeVar("P")
 LLM_CHUNK_USERS = 16  # users per backend batch: large enough to batch, small enough to show progress
-PARTITIONS_PER_WORKER = 4  # Dask partitions per worker: a slow worker's last one is small
+# Dask partitions shrink as the work runs out (each takes 1/SHARES_PER_WORKER of what is left per
+# worker): big ones first keep the per-partition cost low, single chunks last keep the workers' finishing
+# times within one chunk of each other. Equal partitions left one of 2 workers idle for the last 2 of
+# 15 minutes (943 users in 7 partitions of 128 and one of 47; docs/benchmarks.md, session 8).
+SHARES_PER_WORKER = 2
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +312,45 @@ def use_dask_for_llm(n_users: int, settings: Settings) -> bool:
     return workers >= 2 and settings.torch_device() == "cpu"
 
 
+def user_partitions(users: list[str], workers: int) -> list[list[str]]:
+    """`users` in order, split for `workers` Dask workers into partitions of whole LLM_CHUNK_USERS
+    chunks that shrink as the work runs out (guided self-scheduling): each takes 1/SHARES_PER_WORKER of
+    a worker's share of the chunks left, so the last partitions are single chunks and no worker idles
+    long while another finishes a big one."""
+    chunks = [users[start : start + LLM_CHUNK_USERS] for start in range(0, len(users), LLM_CHUNK_USERS)]
+    partitions = []
+    while chunks:
+        take = max(1, len(chunks) // (max(1, workers) * SHARES_PER_WORKER))
+        partitions.append([user for chunk in chunks[:take] for user in chunk])
+        chunks = chunks[take:]
+    return partitions
+
+
+def completed_in_turn(
+    partitions: Iterable[P], submit: Callable[[P], Future], *, in_flight: int
+) -> Iterator[tuple[P, Any]]:
+    """Each partition with its result as it finishes, at most `in_flight` submitted at a time: the next
+    is submitted as one finishes, so a free worker takes the next partition in order. Submitted all at
+    once, Dask's scheduler assigns them ahead by its guesses of their cost, and with partitions that
+    shrink one worker took 592 of 943 users and the other 351 (a sleep-timed probe, docs/benchmarks.md)."""
+    from distributed import as_completed
+
+    pending = iter(partitions)
+    submitted: dict[str, P] = {}
+
+    def start(partition: P) -> Future:
+        future = submit(partition)
+        submitted[future.key] = partition
+        return future
+
+    running = as_completed([start(partition) for partition in islice(pending, max(1, in_flight))])
+    for future in running:
+        yield submitted.pop(future.key), future.result()
+        following = next(pending, None)
+        if following is not None:
+            running.add(start(following))
+
+
 # the worker process's backend, loaded by its first LLM task and reused by the next ones
 _WORKER_BACKENDS: dict[str, LLMBackend] = {}
 
@@ -337,10 +386,8 @@ def llm_on_dask(
     """The LLM stage partitioned by user over Dask workers (`dask_address`, else a LocalCluster of
     `dask_workers` processes, one thread each): the stage's inputs are scattered once, each worker loads
     the model once, and every partition returns its rows and explanations (small) to this process,
-    which writes them into the run like the in-process path. Partitions are LLM_CHUNK_USERS multiples,
-    PARTITIONS_PER_WORKER per worker, so a slow worker does not hold up the end."""
-    from distributed import as_completed
-
+    which writes them into the run like the in-process path. Partitions shrink as the work runs out
+    (`user_partitions`), so a slow worker does not hold up the end."""
     from chatrec.features.extract import dask_client
 
     started = time.perf_counter()
@@ -351,23 +398,20 @@ def llm_on_dask(
     parts: list[LLMPartOutput] = []
     try:
         workers = max(1, len(client.scheduler_info()["workers"]))
-        size = -(-len(users) // (workers * PARTITIONS_PER_WORKER))
-        size = max(LLM_CHUNK_USERS, -(-size // LLM_CHUNK_USERS) * LLM_CHUNK_USERS)
         shared = client.scatter(inputs, broadcast=True)
         with progress(
             f"LLM re-rank + explain ({workers} Dask workers)", total=len(users), unit="users", log_every_s=30.0
         ) as advance:
-            futures = {}
-            for start in range(0, len(users), size):
-                chunk = users[start : start + size]
-                future = client.submit(
+
+            def submit(chunk: list[str]) -> Future:
+                return client.submit(
                     _worker_partition, settings, candidates.filter(pl.col("user_id").is_in(chunk)), shared,
                     chunk, blend_record, pure=False,
                 )  # fmt: skip
-                futures[future] = len(chunk)
-            for future in as_completed(futures):
-                parts.append(future.result())
-                advance(futures[future])
+
+            for chunk, part in completed_in_turn(user_partitions(users, workers), submit, in_flight=workers):
+                parts.append(part)
+                advance(len(chunk))
     finally:
         cluster = client.cluster
         client.close()
