@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import duckdb
 import polars as pl
 
+from chatrec.batch.partitions import in_chunks
 from chatrec.chat.feedback import apply_pending, exclusions_of, merge_exclusions
 from chatrec.data.frames import (
     feedback_events,
@@ -324,10 +325,6 @@ def use_dask_for(n_users: int, settings: Settings) -> bool:
     """Dask pays only past a size (starting workers and shipping the model cost seconds; bench.scale):
     `dask_batch_min_users` decides; a configured cluster address does not change that."""
     return settings.dask_batch_min_users is not None and n_users >= settings.dask_batch_min_users
-
-
-def in_chunks(users: list[str], size: int) -> list[list[str]]:
-    return [users[start : start + size] for start in range(0, len(users), size)]
 
 
 # Dask partitions per worker: enough that the last ones to finish are small (workers that are

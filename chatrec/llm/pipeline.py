@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import polars as pl
 
+from chatrec.batch.partitions import in_chunks
 from chatrec.data.frames import interactions_frame, items_frame, users_frame
 from chatrec.evaluation.splitting import temporal_split
 from chatrec.explain.evidence import EvidenceIndex
@@ -242,8 +243,7 @@ def llm_partition(
     scores: list[LLMScores] = []
     finals: list[pl.DataFrame] = []
     explanations: list[Explanation] = []
-    for start in range(0, len(users), LLM_CHUNK_USERS):
-        chunk = users[start : start + LLM_CHUNK_USERS]
+    for chunk in in_chunks(users, LLM_CHUNK_USERS):
         mine = candidates.filter(pl.col("user_id").is_in(chunk))
         chunk_scores = reranker.score(mine, k)[0] if reranker is not None else []
         final = blend(mine, chunk_scores, blend_record.weight if blend_record else 0.0, k)
@@ -317,7 +317,7 @@ def user_partitions(users: list[str], workers: int) -> list[list[str]]:
     chunks that shrink as the work runs out (guided self-scheduling): each takes 1/SHARES_PER_WORKER of
     a worker's share of the chunks left, so the last partitions are single chunks and no worker idles
     long while another finishes a big one."""
-    chunks = [users[start : start + LLM_CHUNK_USERS] for start in range(0, len(users), LLM_CHUNK_USERS)]
+    chunks = in_chunks(users, LLM_CHUNK_USERS)
     partitions = []
     while chunks:
         take = max(1, len(chunks) // (max(1, workers) * SHARES_PER_WORKER))
