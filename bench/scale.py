@@ -14,7 +14,8 @@ fixed start-up cost would hide the data-dependent part): generate, ingest (the g
 through `chatrec ingest csv`'s code path), features, retrain (the default models), recommend (the
 batch run, in-process), monitor. `--dask-workers 1,2` adds the batch run again on a LocalCluster of
 each worker count (same data, same model), for the scale-out comparison; `1,2,2,1` runs each twice,
-in that order.
+in that order; a count ending in "p" (`2p`) runs with Dask's own worker profiler and 20 ms tick
+instead of chatrec's LocalCluster settings (`LOCAL_WORKER_CONFIG`), their baseline.
 
 `--reuse DIR --stages recommend --dask-workers 1,2,2,1` runs only the named stages on the warehouse a
 previous run left in DIR (its work folder, printed at its start): the batch run and the monitor can
@@ -39,6 +40,8 @@ from typing import Any
 SIZES = {"100K": 100_000, "1M": 1_000_000, "5M": 5_000_000, "25M": 25_000_000}
 STAGES = ("generate", "ingest", "features", "retrain", "recommend", "monitor")
 DETAIL_FILE = "stage_detail.json"
+# set for a `--dask-workers` entry ending in "p" (2p): that run's workers keep Dask's own profiler
+DASK_PROFILER_ENV = "CHATREC_BENCH_DASK_PROFILER"
 
 
 # (users, items) per size: MovieLens 100K's and 1M's own shapes, ML-25M's (about 160K users, 60K items),
@@ -128,6 +131,11 @@ def stage_main(stage: str, workdir: Path, data: Path, interactions: int) -> None
         written = write_parquet(spec, data)
         (data / "mapping.txt").write_text(written.mapping)
         return
+    if os.environ.get(DASK_PROFILER_ENV):
+        from chatrec.features import extract
+
+        # Dask's worker profiler and event-loop tick (its defaults), the malloc setting kept
+        extract.LOCAL_WORKER_CONFIG = {k: v for k, v in extract.LOCAL_WORKER_CONFIG.items() if "MALLOC" in k}
     settings = Settings()
     con = connect(settings)
     try:
@@ -166,7 +174,9 @@ def load_average() -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1M", help=f"comma-separated, of {', '.join(SIZES)}")
-    parser.add_argument("--dask-workers", default="", help="e.g. 1,2: also time the batch run on Dask")
+    parser.add_argument(
+        "--dask-workers", default="", help="e.g. 1,2: also time the batch run on Dask (2p: with Dask's worker profiler)"
+    )
     parser.add_argument(
         "--data",
         help="folder for the generated data, one subfolder per size; data already there is reused "
@@ -207,9 +217,13 @@ def main() -> None:
             stages.append(run_stage(stage, workdir, data, interactions, env))
             print(f"   {stages[-1]}", flush=True)
         dask = []
-        for workers in filter(None, args.dask_workers.split(",")):
+        for spec in filter(None, args.dask_workers.split(",")):
+            workers, profiler = spec.removesuffix("p"), spec.endswith("p")
             dask_env = {**env, "CHATREC_DASK_BATCH_MIN_USERS": "1", "CHATREC_DASK_WORKERS": workers}
-            dask.append({**run_stage("recommend", workdir, data, interactions, dask_env), "dask_workers": int(workers)})
+            if profiler:
+                dask_env[DASK_PROFILER_ENV] = "1"
+            result = run_stage("recommend", workdir, data, interactions, dask_env)
+            dask.append({**result, "dask_workers": int(workers), "dask_profiler": profiler})
             print(f"   {dask[-1]}", flush=True)
         runs.append(
             {"size": label, "interactions": interactions, "users": users, "items": items, "stages": stages,

@@ -78,6 +78,23 @@ def taste_rows(history: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "top_genres", "recent_items", "taste_summary"])
 
 
+# What a LocalCluster's workers run with, beside Dask's defaults (a cluster at `dask_address` has its
+# operator's; docs/operations.md gives the same settings):
+LOCAL_WORKER_CONFIG = {
+    # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, so glibc hands freed memory back to
+    # the kernel at once: a model decoding token by token then spends half its time in the kernel
+    # (measured: the LLM stage 2x slower, 40% system time). Our workers allocate big, short-lived arrays
+    # and tensors, so they keep glibc's default; the one-thread-per-library settings stay.
+    # (None unsets a variable there)
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # every worker samples its threads' stacks every 10 ms for the dashboard's profile, and our clusters
+    # have no dashboard: off, the LLM stage's workers spent ~10% less CPU per user (1.55 vs 1.71 s,
+    # docs/benchmarks.md); the event loop's 20 ms health tick wakes each process 50 times a second
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+}
+
+
 def dask_client(settings: Settings):
     """A client for settings.dask_address, else a LocalCluster sized to the machine (or dask_workers)."""
     import dask
@@ -87,12 +104,7 @@ def dask_client(settings: Settings):
     if settings.dask_address:
         return Client(settings.dask_address)
     workers = settings.dask_workers or max(1, min(os.cpu_count() or 1, 4))
-    # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, so glibc hands freed memory back to
-    # the kernel at once: a model decoding token by token then spends half its time in the kernel
-    # (measured: the LLM stage 2x slower, 40% system time). Our workers allocate big, short-lived arrays
-    # and tensors, so they keep glibc's default; the one-thread-per-library settings stay.
-    # (None unsets a variable there)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    with dask.config.set(LOCAL_WORKER_CONFIG):
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

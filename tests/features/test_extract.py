@@ -65,3 +65,29 @@ def test_taste_rows_handles_users_without_liked_items() -> None:
     )
     row = taste_rows(history).iloc[0]
     assert row["top_genres"] == [] and row["taste_summary"] == "Rated 1 films (mean 2.0)."
+
+
+def test_local_dask_workers_run_without_the_profiler_and_with_glibc_s_default_trimming(settings) -> None:
+    # a worker's 10 ms stack sampler cost the LLM stage ~10% of its CPU, and a 64 KiB trim threshold
+    # half its time in the kernel (docs/benchmarks.md): the workers we start run without both
+    import os
+
+    import dask
+
+    from chatrec.features.extract import dask_client
+
+    def worker_view() -> tuple[bool, str | None, str]:
+        return (
+            dask.config.get("distributed.worker.profile.enabled"),
+            os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            os.environ.get("OMP_NUM_THREADS", ""),
+        )
+
+    settings.dask_workers = 1
+    client = dask_client(settings)
+    try:
+        assert client.run(worker_view) and all(view == (False, None, "1") for view in client.run(worker_view).values())
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
