@@ -13,6 +13,10 @@ Configurations:
   int8-dask1    int8 on a LocalCluster of 1 worker process (one thread)
   int8-dask2    int8 on a LocalCluster of 2 worker processes (one thread each)
   int8-stepwise int8, guided decoding one token per model step (no jumping forward over forced tokens)
+  int8-sdpa     int8 with transformers' own SDPA attention (masked grouped key/value heads copied per
+                query head group), in-process: the baseline of the attention the backend uses
+  int8-dask2-profiler  int8-dask2 with Dask's worker profiler and 20 ms tick (its defaults): the
+                baseline of the worker settings chatrec's LocalCluster uses
 A configuration may add settings after a colon (`int8-dask2:llm_prompt_tokens=640,llm_batch_size=32`),
 so a setting's values are compared on the same users in one run.
 `--rerank` also scores the candidates (llm_rerank_at_weight_zero), which the nightly skips when the
@@ -33,7 +37,9 @@ import duckdb
 
 from bench.common import setting_override, write_result
 from chatrec.batch.recommend import recommend_batch
-from chatrec.llm.backends.transformers_backend import TransformersBackend
+from chatrec.features import extract
+from chatrec.features.extract import LOCAL_WORKER_CONFIG
+from chatrec.llm.backends.transformers_backend import GROUPED_SDPA, TransformersBackend
 from chatrec.settings import Settings
 
 CONFIGS: dict[str, dict[str, object]] = {
@@ -43,10 +49,23 @@ CONFIGS: dict[str, dict[str, object]] = {
     "int8-dask1": {"llm_backend": "transformers", "llm_int8": True, "llm_dask_min_users": 1, "dask_workers": 1},
     "int8-dask2": {"llm_backend": "transformers", "llm_int8": True, "llm_dask_min_users": 1, "dask_workers": 2},
     "int8-stepwise": {"llm_backend": "transformers", "llm_int8": True},
+    "int8-sdpa": {"llm_backend": "transformers", "llm_int8": True},
+    "int8-dask2-profiler": {
+        "llm_backend": "transformers",
+        "llm_int8": True,
+        "llm_dask_min_users": 1,
+        "dask_workers": 2,
+    },
 }
 # guided decoding one token per model step (TransformersBackend.jump_forward off): the baseline of
 # feeding forced tokens together; in-process only (the switch is this process's)
 STEPWISE = {"int8-stepwise"}
+# transformers' own SDPA attention (grouped key/value heads copied per query head group when masked):
+# the baseline of `sdpa_grouped_attention`; in-process only, like STEPWISE
+OWN_SDPA = {"int8-sdpa"}
+# workers with Dask's own profiler (a 10 ms stack sampler) and 20 ms event-loop tick: the baseline of
+# LOCAL_WORKER_CONFIG's (the malloc setting stays, its effect is measured in docs/benchmarks.md)
+DASK_PROFILER = {"int8-dask2-profiler"}
 
 
 def config_settings(spec: str) -> dict[str, object]:
@@ -72,12 +91,17 @@ def run_config(name: str, source: Path, users: int, rerank: bool) -> dict[str, o
             r[0] for r in con.execute("SELECT user_id FROM core.users ORDER BY user_id LIMIT ?", [users]).fetchall()
         ]
         TransformersBackend.jump_forward = name.partition(":")[0] not in STEPWISE
+        TransformersBackend.attention = "sdpa" if name.partition(":")[0] in OWN_SDPA else GROUPED_SDPA
+        if name.partition(":")[0] in DASK_PROFILER:
+            extract.LOCAL_WORKER_CONFIG = {k: v for k, v in LOCAL_WORKER_CONFIG.items() if "MALLOC" in k}
         try:
             started = time.perf_counter()
             run = recommend_batch(con, settings, user_ids=chosen)
             seconds = time.perf_counter() - started
         finally:
             TransformersBackend.jump_forward = True
+            TransformersBackend.attention = GROUPED_SDPA
+            extract.LOCAL_WORKER_CONFIG = LOCAL_WORKER_CONFIG
         failures = Counter(
             row[0]
             for row in con.execute(

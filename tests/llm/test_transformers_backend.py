@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 from chatrec.llm.backends.base import LLMError, repair_ranking
-from chatrec.llm.backends.transformers_backend import SCORING_TOKENS_PER_PASS, TransformersBackend
+from chatrec.llm.backends.transformers_backend import GROUPED_SDPA, SCORING_TOKENS_PER_PASS, TransformersBackend
 from chatrec.llm.weights import converted_dir, ensure_loadable, resolve_llm_model
 from tests.conftest import TEST_CACHE
 from tests.llm.backend_contract import RANK_PROMPTS, chat, check_rank_contract
@@ -103,3 +105,32 @@ def test_scoring_passes_are_capped_by_padded_tokens(smollm2: TransformersBackend
     assert [i for b in batches for i in b] == list(range(len(lengths)))
     for batch in batches:
         assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= SCORING_TOKENS_PER_PASS
+
+
+def test_grouped_attention_reads_padded_batches_exactly_as_transformers_sdpa(smollm2: TransformersBackend) -> None:
+    # the backend's attention reads grouped key/value heads in place (no copy per query head group);
+    # a padded batch continuing a cached prefix (what every explanation batch runs) gives the same logits
+    import torch
+
+    assert smollm2.model.config._attn_implementation == GROUPED_SDPA
+    chats = [chat(f"Say why someone might watch {title}, in one sentence.") for title in ("Fargo", "The Big Lebowski")]
+    inputs, _ = smollm2._prefixed([smollm2.render(c) for c in chats])
+    assert int((inputs["attention_mask"] == 0).sum()) > 0  # type: ignore[operator]  # padding in the batch
+    prefix = inputs["past_key_values"].get_seq_length()  # type: ignore[union-attr]
+
+    def logits() -> torch.Tensor:
+        cache = copy.deepcopy(inputs["past_key_values"])
+        with torch.inference_mode():
+            return smollm2.model(
+                input_ids=inputs["input_ids"][:, prefix:], attention_mask=inputs["attention_mask"],  # type: ignore[index]
+                past_key_values=cache, use_cache=True,
+            ).logits  # fmt: skip
+
+    grouped = logits()
+    try:
+        smollm2.model.set_attn_implementation("sdpa")
+        own = logits()
+    finally:
+        smollm2.model.set_attn_implementation(GROUPED_SDPA)
+    real = inputs["attention_mask"][:, prefix:].bool()  # type: ignore[index]
+    assert torch.equal(grouped[real], own[real])
