@@ -68,8 +68,8 @@ def test_taste_rows_handles_users_without_liked_items() -> None:
 
 
 def test_local_dask_workers_run_without_the_profiler_and_with_glibc_s_default_trimming(settings) -> None:
-    # a worker's 10 ms stack sampler cost the LLM stage ~10% of its CPU, and a 64 KiB trim threshold
-    # half its time in the kernel (docs/benchmarks.md): the workers we start run without both
+    # with a worker's 10 ms stack sampler the LLM stage ran ~1.1x slower, and with a 64 KiB trim threshold it
+    # spent half its time in the kernel (docs/benchmarks.md): the workers we start run without both
     import os
 
     import dask
