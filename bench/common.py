@@ -81,3 +81,11 @@ def train_cost(
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def dask_worker_defaults() -> dict[str, object]:
+    """chatrec's LocalCluster worker settings with Dask's own profiler and tick back (the malloc
+    setting kept): the baseline `bench.llm_stage` and `bench.scale` measure them against."""
+    from chatrec.features.extract import LOCAL_WORKER_CONFIG
+
+    return {k: v for k, v in LOCAL_WORKER_CONFIG.items() if "MALLOC" in k}

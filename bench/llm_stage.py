@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.common import setting_override, write_result
+from bench.common import dask_worker_defaults, setting_override, write_result
 from chatrec.batch.recommend import recommend_batch
 from chatrec.features import extract
 from chatrec.features.extract import LOCAL_WORKER_CONFIG
@@ -93,7 +93,7 @@ def run_config(name: str, source: Path, users: int, rerank: bool) -> dict[str, o
         TransformersBackend.jump_forward = name.partition(":")[0] not in STEPWISE
         TransformersBackend.attention = "sdpa" if name.partition(":")[0] in OWN_SDPA else GROUPED_SDPA
         if name.partition(":")[0] in DASK_PROFILER:
-            extract.LOCAL_WORKER_CONFIG = {k: v for k, v in LOCAL_WORKER_CONFIG.items() if "MALLOC" in k}
+            extract.LOCAL_WORKER_CONFIG = dask_worker_defaults()
         try:
             started = time.perf_counter()
             run = recommend_batch(con, settings, user_ids=chosen)

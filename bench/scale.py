@@ -132,10 +132,10 @@ def stage_main(stage: str, workdir: Path, data: Path, interactions: int) -> None
         (data / "mapping.txt").write_text(written.mapping)
         return
     if os.environ.get(DASK_PROFILER_ENV):
+        from bench.common import dask_worker_defaults
         from chatrec.features import extract
 
-        # Dask's worker profiler and event-loop tick (its defaults), the malloc setting kept
-        extract.LOCAL_WORKER_CONFIG = {k: v for k, v in extract.LOCAL_WORKER_CONFIG.items() if "MALLOC" in k}
+        extract.LOCAL_WORKER_CONFIG = dask_worker_defaults()
     settings = Settings()
     con = connect(settings)
     try:
