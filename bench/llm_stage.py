@@ -90,9 +90,10 @@ def run_config(name: str, source: Path, users: int, rerank: bool) -> dict[str, o
         chosen = [
             r[0] for r in con.execute("SELECT user_id FROM core.users ORDER BY user_id LIMIT ?", [users]).fetchall()
         ]
-        TransformersBackend.jump_forward = name.partition(":")[0] not in STEPWISE
-        TransformersBackend.attention = "sdpa" if name.partition(":")[0] in OWN_SDPA else GROUPED_SDPA
-        if name.partition(":")[0] in DASK_PROFILER:
+        base = name.partition(":")[0]
+        TransformersBackend.jump_forward = base not in STEPWISE
+        TransformersBackend.attention = "sdpa" if base in OWN_SDPA else GROUPED_SDPA
+        if base in DASK_PROFILER:
             extract.LOCAL_WORKER_CONFIG = dask_worker_defaults()
         try:
             started = time.perf_counter()

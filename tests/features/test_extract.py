@@ -86,7 +86,8 @@ def test_local_dask_workers_run_without_the_profiler_and_with_glibc_s_default_tr
     settings.dask_workers = 1
     client = dask_client(settings)
     try:
-        assert client.run(worker_view) and all(view == (False, None, "1") for view in client.run(worker_view).values())
+        views = client.run(worker_view)
+        assert views and all(view == (False, None, "1") for view in views.values())
     finally:
         cluster = client.cluster
         client.close()
