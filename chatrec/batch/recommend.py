@@ -36,8 +36,6 @@ from chatrec.data.frames import (
     items_frame,
     tagged_items,
     users_frame,
-    write_interactions_parquet,
-    write_items_parquet,
 )
 from chatrec.explain.evidence import EvidenceIndex, template_explanation
 from chatrec.llm.backends.base import LLMBackend
@@ -340,39 +338,37 @@ def partition_size(n_users: int, workers: int, settings: Settings) -> int:
 
 @dataclass(frozen=True)
 class WorkerInputs:
-    """Where a Dask worker finds the serving model and the run's interactions, to load them itself.
+    """Where a Dask worker finds the serving model and the run's evidence index, to load them itself.
 
     Shipping them from this process cost more than the scoring saved: at 5M interactions the model
     pickles to 676 MB (its training data, its user x item matrix and its 10K x 10K weights) and the
     evidence index to 179 MB, and scattering both to 2 workers took 27 s of a 95 s batch run
     (bench.scale). A worker instead maps the model's artifact (`read_artifact`: pages shared with the
-    other workers) and reads two Parquet files this process wrote (`write`), once per worker process
-    (`worker_model`, `worker_index`), in parallel with the other workers. The paths must be readable
-    by the workers: the artifacts folder and the run's parts folder, local disk for a LocalCluster, a
-    shared mount for a real cluster. `verified`: this process checked the artifact's checksum on the
-    disk the workers read (a LocalCluster), so they do not read the whole file again to check it; a
-    real cluster's workers, which may see another copy, check it themselves.
+    other workers) and the evidence index this process built and saved once (`write`;
+    `EvidenceIndex.save`: its arrays and the popular items' evidence rows, which each worker built
+    again before, ~3.4 s per worker at 5M), once per worker process (`worker_model`, `worker_index`),
+    in parallel with the other workers. The paths must be readable by the workers: the artifacts
+    folder and the run's parts folder, local disk for a LocalCluster, a shared mount for a real
+    cluster. `verified`: this process checked the artifact's checksum on the disk the workers read (a
+    LocalCluster), so they do not read the whole file again to check it; a real cluster's workers,
+    which may see another copy, check it themselves.
     """
 
     version: ModelVersion
     settings: Settings
-    interactions: Path
-    items: Path
+    index: Path
     verified: bool = False
 
     @classmethod
     def at(cls, version: ModelVersion, settings: Settings, folder: Path, *, verified: bool = False) -> WorkerInputs:
         """The inputs of a run whose files will be in `folder` (`write` writes them)."""
-        return cls(version, settings, folder / "interactions.parquet", folder / "items.parquet", verified)
+        return cls(version, settings, folder / "evidence-index", verified)
 
     def write(self, con: duckdb.DuckDBPyConnection) -> None:
-        """The run's interactions (the evidence index's columns) and items as Parquet, written by DuckDB
-        (no row passes through this process)."""
-        self.interactions.parent.mkdir(parents=True, exist_ok=True)
-        # only what the evidence index reads: at 5M interactions the write and each worker's read
-        # are part of every worker's start (bench.dask_timeline)
-        write_interactions_parquet(con, self.interactions, EvidenceIndex.COLUMNS)
-        write_items_parquet(con, self.items)
+        """The run's evidence index, built here from the interactions and items and saved for the
+        workers (`EvidenceIndex.save`); it runs while the workers start (`score_on_dask`)."""
+        index = EvidenceIndex(interactions_frame(con, columns=EvidenceIndex.COLUMNS), items_frame(con))
+        index.save(self.index)
 
     @property
     def model_key(self) -> tuple[str, str]:
@@ -380,7 +376,7 @@ class WorkerInputs:
 
     @property
     def index_key(self) -> str:
-        return str(self.interactions)
+        return str(self.index)
 
 
 # what this worker process loaded for the last run (one model and one index: a run's only)
@@ -403,14 +399,25 @@ def worker_model(inputs: WorkerInputs) -> Recommender:
 
 
 def worker_index(inputs: WorkerInputs) -> EvidenceIndex:
-    """The evidence index of the run's interactions and items, built once per worker process."""
+    """The run's evidence index (`WorkerInputs.write` saved it), loaded once per worker process, with
+    the rows every worker's share saved so far (`rows_on_worker`)."""
     with _worker_lock:
         index = _worker_indexes.get(inputs.index_key)
         if index is None:
             _worker_indexes.clear()
-            index = EvidenceIndex(pl.read_parquet(inputs.interactions), pl.read_parquet(inputs.items))
+            index = EvidenceIndex.load(inputs.index)
             _worker_indexes[inputs.index_key] = index
+        else:
+            index.map_rows(inputs.index)
         return index
+
+
+def rows_on_worker(inputs: WorkerInputs, share: int, shares: int) -> None:
+    """This worker's share of the popular items' evidence rows, computed and saved for every worker
+    (`EvidenceIndex.save_rows`; returns nothing: a result would travel back to the client)."""
+    index = worker_index(inputs)
+    with _worker_lock:
+        index.save_rows(inputs.index, share, shares)
 
 
 def load_on_worker(inputs: WorkerInputs) -> None:
@@ -462,9 +469,10 @@ def score_on_dask(
     Workers run one thread each, with BLAS/OpenMP at one thread (Dask's nanny sets OMP_NUM_THREADS=1
     and the like), so torch and numpy do not oversubscribe the cores.
 
-    The cluster starts first and every worker loads the model while this process writes the run's
-    interactions and items (`write_inputs`): a worker's imports and model load overlap the writing
-    instead of following it (bench.dask_timeline). `task` runs each partition (`advance` gets its
+    The cluster starts first and every worker loads the model while this process builds and saves the
+    run's evidence index (`write_inputs`): a worker's imports and model load overlap that work instead
+    of following it (bench.dask_timeline). Then each worker computes a share of the popular items'
+    evidence rows (`rows_on_worker`), and the partitions start. `task` runs each partition (`advance` gets its
     result); the benchmark passes a timed one."""
     from distributed import as_completed
 
@@ -480,6 +488,16 @@ def score_on_dask(
             for worker in workers
         ]
         write_inputs()
+        # the popular items' evidence rows, a share per worker, all saved before any partition starts
+        # (every partition needs most of them; each worker computed them all before, the same work)
+        client.gather(
+            [
+                client.submit(
+                    rows_on_worker, inputs, share, len(workers), workers=[worker], allow_other_workers=True, pure=False
+                )
+                for share, worker in enumerate(workers)
+            ]
+        )
         chunks = in_chunks(users, partition_size(len(users), max(1, len(workers)), settings))
         futures = [
             client.submit(task, inputs, chunk, settings, source, parts, number, of_users(exclude, chunk), pure=False)

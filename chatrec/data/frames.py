@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import duckdb
 import polars as pl
-
-from chatrec.data.sources.tables import sql_quoted_path
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "event", "ts")
 ITEMS_SQL = "SELECT item_id, title, release_year, genres, description FROM core.items ORDER BY item_id"
@@ -39,26 +36,13 @@ def interactions_frame(
     start: str | None = None,
     end: str | None = None,
     events: tuple[str, ...] | None = None,
+    columns: Sequence[str] = INTERACTION_COLUMNS,
 ) -> pl.DataFrame:
-    """core.interactions (user_id, item_id, rating, event, ts) in [start, end), sorted by time.
+    """core.interactions (user_id, item_id, rating, event, ts, or some of them: `columns`) in
+    [start, end), sorted by time.
 
     `events` None = `feedback_events` (ratings, or every implicit event when there are no ratings)."""
-    return query_frame(con, *interactions_query(con, start=start, end=end, events=events))
-
-
-def write_interactions_parquet(
-    con: duckdb.DuckDBPyConnection, path: Path, columns: Sequence[str] = INTERACTION_COLUMNS
-) -> None:
-    """`interactions_frame(con)`'s rows (its `columns`, in its order) written by DuckDB straight to a
-    Parquet file (none pass through Python: at 25M interactions the frame is ~1.5 GB this process
-    need not hold)."""
-    sql, params = interactions_query(con, columns=columns)
-    con.execute(f"COPY ({sql}) TO '{sql_quoted_path(path)}' (FORMAT parquet)", params)
-
-
-def write_items_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """`items_frame(con)`'s rows written by DuckDB straight to a Parquet file."""
-    con.execute(f"COPY ({ITEMS_SQL}) TO '{sql_quoted_path(path)}' (FORMAT parquet)")
+    return query_frame(con, *interactions_query(con, start=start, end=end, events=events, columns=columns))
 
 
 def interactions_query(

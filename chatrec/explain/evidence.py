@@ -8,8 +8,10 @@ grounded fallback for any LLM phrasing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,12 +55,7 @@ class EvidenceIndex:
     COLUMNS = ("user_id", "item_id", "rating")
 
     def __init__(self, interactions: pl.DataFrame, items: pl.DataFrame) -> None:
-        self.item_ids = items["item_id"].to_list()
-        self.position = {item: n for n, item in enumerate(self.item_ids)}
-        self.titles = dict(zip(items["item_id"], items["title"], strict=True))
-        self.genres = {
-            row["item_id"]: list(row["genres"] or []) for row in items.select("item_id", "genres").iter_rows(named=True)
-        }
+        self._set_items(items)
         self.rated = interactions.height > 0 and interactions["rating"].null_count() < interactions.height
         users = interactions["user_id"].unique().sort()
         # positions by polars' hash lookup, not a Python dict per row (5M rows: ~4 s -> well under 1 s)
@@ -78,9 +75,6 @@ class EvidenceIndex:
         self._seen, self._seen_csc = seen, seen.tocsc()
         self._liked, self._liked_csc = liked, liked.tocsc()
         self._norms = np.sqrt(np.asarray(seen.sum(axis=0)).ravel())
-        self._similarity_rows: dict[int, np.ndarray] = {}
-        self._co_like_rows: dict[int, np.ndarray] = {}
-        self._row_costs: dict[str, np.ndarray] = {}  # "seen" / "liked": see `_costly`
         # each user's liked items in the frame's order (time), as one user-sorted column and a span per
         # user: a dict of per-user Python lists cost ~4.5 s at 5M interactions and a copy per Dask
         # worker; sorted by the users' positions (integers, in the sorted ids' order), not by the id
@@ -90,17 +84,123 @@ class EvidenceIndex:
         counts = np.bincount(rows[liked_at], minlength=len(users))
         ends = np.cumsum(counts)
         present = np.flatnonzero(counts)
-        self._liked_spans = dict(
-            zip(
-                users.gather(present).to_list(),
-                zip((ends - counts)[present].tolist(), ends[present].tolist(), strict=True),
-                strict=True,
-            )
-        )
+        self._liked_spans = _spans(users.gather(present).to_list(), (ends - counts)[present], ends[present])
         self._liked_items = interactions["item_id"].gather(order)
         self._liked_ratings = interactions["rating"].gather(order)
+        self._start_caches()
+
+    def _set_items(self, items: pl.DataFrame) -> None:
+        self._items = items.select("item_id", "title", "genres")
+        self.item_ids = items["item_id"].to_list()
+        self.position = {item: n for n, item in enumerate(self.item_ids)}
+        self.titles = dict(zip(items["item_id"], items["title"], strict=True))
+        self.genres = {
+            row["item_id"]: list(row["genres"] or []) for row in items.select("item_id", "genres").iter_rows(named=True)
+        }
+
+    def _start_caches(self) -> None:
+        self._similarity_rows: dict[int, np.ndarray] = {}
+        self._co_like_rows: dict[int, np.ndarray] = {}
+        self._row_costs: dict[str, np.ndarray] = {}  # "seen" / "liked": see `_costly`
+        self._mapped_files: set[str] = set()  # the rows files of `save_rows` mapped (`map_rows`)
         self._last_liked: tuple[str | None, list[tuple[str, float | None]]] = (None, [])
         self._last_taste: _Taste | None = None
+
+    # the index's arrays as `save` writes them: each sparse matrix's three arrays, one .npy file each
+    _MATRICES = ("seen", "seen_csc", "liked", "liked_csc")
+    _MATRIX_PARTS = ("data", "indices", "indptr")
+
+    def save(self, folder: Path) -> None:
+        """This index's arrays in `folder`, for `load` in other processes (Dask workers).
+
+        Each worker building the index again cost it ~1.6-2.2 s at 5M interactions (bench.dask_timeline),
+        the same work in every worker; `load` maps the files instead (the workers of one machine share
+        their pages). The popular items' rows are not here: `save_rows` computes them, in shares."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self._MATRICES:
+            matrix = getattr(self, f"_{name}")
+            for part in self._MATRIX_PARTS:
+                np.save(folder / f"{name}.{part}.npy", getattr(matrix, part))
+        np.save(folder / "norms.npy", self._norms)
+        for name in ("seen", "liked"):
+            np.save(folder / f"{name}.costs.npy", self._row_cost(name))  # no worker computes them again
+        self._items.write_ipc(folder / "items.arrow", compression="uncompressed")
+        pl.DataFrame([self._liked_items, self._liked_ratings]).write_ipc(
+            folder / "liked.arrow", compression="uncompressed"
+        )
+        spans = np.array(list(self._liked_spans.values()), dtype=np.int64).reshape(-1, 2)
+        pl.DataFrame(
+            {"user_id": list(self._liked_spans), "start": spans[:, 0], "end": spans[:, 1]},
+            schema={"user_id": pl.Utf8, "start": pl.Int64, "end": pl.Int64},
+        ).write_ipc(folder / "spans.arrow", compression="uncompressed")
+        (folder / "index.json").write_text(json.dumps({"rated": self.rated, "shape": list(self._seen.shape)}))
+
+    def save_rows(self, folder: Path, share: int = 0, shares: int = 1) -> None:
+        """The similarity and co-like rows of share `share` of `shares` of every costly item
+        (DENSE_ROWS_COST_SHARE: the popular ones, whose rows nearly every batch run needs) computed and
+        saved in `folder` beside `save`'s arrays, for `map_rows` in every process.
+
+        Each Dask worker computed all of them again, ~1.8 s at 5M interactions; now each computes its
+        share, once (`rows_on_worker`). Rows go straight to a memory-mapped file, not through this
+        process's memory (at most MAX_CACHED_ROWS of each kind in all, items x 4 bytes each), under a
+        hidden name first: `map_rows` sees a share whole or not at all."""
+        for name in ("seen", "liked"):
+            costly = self._costly(name, list(range(len(self.item_ids))))[:MAX_CACHED_ROWS]
+            # whole products per share (each costs a pass over every interaction, whatever its items)
+            products = [
+                costly[at : at + DENSE_ROWS_PER_PRODUCT] for at in range(0, len(costly), DENSE_ROWS_PER_PRODUCT)
+            ]
+            targets = [target for product in products[share::shares] for target in product]
+            if not targets:
+                continue
+            np.save(folder / f"{name}.targets.{share}.npy", np.array(targets, dtype=np.int64))
+            partial = folder / f".{name}.rows.{share}.npy"
+            rows = np.lib.format.open_memmap(
+                partial, mode="w+", dtype=np.float32, shape=(len(targets), len(self.item_ids))
+            )
+            for at, (_, row) in enumerate(self._batched_rows(name, targets)):
+                rows[at] = row
+            rows.flush()
+            del rows
+            partial.rename(folder / f"{name}.rows.{share}.npy")
+        self.map_rows(folder)
+
+    def map_rows(self, folder: Path) -> None:
+        """Map the rows `save_rows` saved in `folder` that this index does not hold yet (read-only)."""
+        for name, cache in (("seen", self._similarity_rows), ("liked", self._co_like_rows)):
+            for path in sorted(folder.glob(f"{name}.rows.*.npy")):
+                if path.name in self._mapped_files:
+                    continue
+                share = path.name.removeprefix(f"{name}.rows.").removesuffix(".npy")
+                targets = np.load(folder / f"{name}.targets.{share}.npy").tolist()
+                for target, row in zip(targets, _mapped(path), strict=True):
+                    if len(cache) < MAX_CACHED_ROWS:
+                        cache.setdefault(target, row)
+                self._mapped_files.add(path.name)
+
+    @classmethod
+    def load(cls, folder: Path) -> EvidenceIndex:
+        """The index `save` wrote in `folder`, its arrays memory-mapped (read-only, not copied), with the
+        rows `save_rows` saved there so far."""
+        meta = json.loads((folder / "index.json").read_text())
+        index = cls.__new__(cls)
+        index._set_items(pl.read_ipc(folder / "items.arrow"))
+        index.rated = bool(meta["rated"])
+        shape = tuple(meta["shape"])
+        for name in cls._MATRICES:
+            kind = sp.csc_matrix if name.endswith("_csc") else sp.csr_matrix
+            data, indices, indptr = (_mapped(folder / f"{name}.{part}.npy") for part in cls._MATRIX_PARTS)
+            setattr(index, f"_{name}", kind((data, indices, indptr), shape=shape))
+        index._norms = np.load(folder / "norms.npy")
+        liked = pl.read_ipc(folder / "liked.arrow")
+        index._liked_items, index._liked_ratings = liked["item_id"], liked["rating"]
+        spans = pl.read_ipc(folder / "spans.arrow")
+        index._liked_spans = _spans(spans["user_id"].to_list(), spans["start"].to_numpy(), spans["end"].to_numpy())
+        index._start_caches()
+        for name in ("seen", "liked"):
+            index._row_costs[name] = np.load(folder / f"{name}.costs.npy")
+        index.map_rows(folder)
+        return index
 
     @property
     def liked_users(self) -> list[str]:
@@ -144,33 +244,42 @@ class EvidenceIndex:
         (DENSE_ROWS_COST_SHARE); the others are computed one by one when first asked for. The same
         counts either way (sums of ones in float32: exact), so the same rows."""
         positions = sorted({self.position[i] for i in item_ids if i in self.position})
-        for name, by_item, rows in (
-            ("seen", self._seen_csc, self._similarity_rows),
-            ("liked", self._liked_csc, self._co_like_rows),
-        ):
-            costly = self._costly(name, by_item, [p for p in positions if p not in rows])
-            costly = costly[: max(0, MAX_CACHED_ROWS - len(rows))]
-            for start in range(0, len(costly), DENSE_ROWS_PER_PRODUCT):
-                chunk = costly[start : start + DENSE_ROWS_PER_PRODUCT]
-                counts = by_item.T @ by_item[:, chunk].toarray()  # items x chunk: co-occurrence counts
-                for column, target in enumerate(chunk):
-                    co = np.ascontiguousarray(counts[:, column])
-                    rows[target] = self._similarity(target, co) if name == "seen" else co
+        for name, rows in (("seen", self._similarity_rows), ("liked", self._co_like_rows)):
+            costly = self._costly(name, [p for p in positions if p not in rows])
+            for target, row in self._batched_rows(name, costly[: max(0, MAX_CACHED_ROWS - len(rows))]):
+                rows[target] = row
 
-    def _costly(self, name: str, by_item: sp.csc_matrix, targets: list[int]) -> list[int]:
-        """The targets whose row of `by_item` (the `name` matrix) costs more one by one than in a batch
-        (DENSE_ROWS_COST_SHARE)."""
+    def _batched_rows(self, name: str, targets: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """(target, row) of the `name` kind ("seen": similarity, "liked": co-like counts) for `targets`,
+        DENSE_ROWS_PER_PRODUCT items per sparse x dense product."""
+        by_item = self._seen_csc if name == "seen" else self._liked_csc
+        for start in range(0, len(targets), DENSE_ROWS_PER_PRODUCT):
+            chunk = targets[start : start + DENSE_ROWS_PER_PRODUCT]
+            counts = by_item.T @ by_item[:, chunk].toarray()  # items x chunk: co-occurrence counts
+            for column, target in enumerate(chunk):
+                co = np.ascontiguousarray(counts[:, column])
+                yield target, self._similarity(target, co) if name == "seen" else co
+
+    def _costly(self, name: str, targets: list[int]) -> list[int]:
+        """The targets whose row of the `name` matrix ("seen" or "liked") costs more one by one than in
+        a batch (DENSE_ROWS_COST_SHARE)."""
         if not targets:
             return []
+        by_item = self._seen_csc if name == "seen" else self._liked_csc
+        cost = self._row_cost(name)
+        return [t for t in targets if cost[t] > DENSE_ROWS_COST_SHARE * by_item.nnz]
+
+    def _row_cost(self, name: str) -> np.ndarray:
+        """Each item's row's one-by-one cost in the `name` matrix: the interactions of the item's users
+        (each user's count, summed over the users of the item)."""
         cost = self._row_costs.get(name)
         if cost is None:
-            # a row's one-by-one cost: the interactions of the item's users (each user's count, summed
-            # over the users of the item)
+            by_item = self._seen_csc if name == "seen" else self._liked_csc
             per_user = np.bincount(by_item.indices, minlength=by_item.shape[0]).astype(np.float64)
             cost = self._row_costs[name] = np.add.reduceat(
                 np.append(per_user[by_item.indices], 0.0), by_item.indptr[:-1]
             ) * (np.diff(by_item.indptr) > 0)
-        return [t for t in targets if cost[t] > DENSE_ROWS_COST_SHARE * by_item.nnz]
+        return cost
 
     def similarity_rows(self, targets: list[int]) -> np.ndarray:
         return np.vstack([self.similarity_row(t) for t in targets])
@@ -247,6 +356,16 @@ class _Taste:
     known: list[tuple[str, float | None]]  # (item_id, rating) of those, same order
     genre_sets: list[frozenset[str]]  # genres of every liked item (catalogue or not), history order
     favourite_genres: dict[str, int]  # liked items per genre
+
+
+def _spans(users: list[str], starts: np.ndarray, ends: np.ndarray) -> dict[str, tuple[int, int]]:
+    """user -> (start, end) of the user's liked items in the index's liked column."""
+    return dict(zip(users, zip(starts.tolist(), ends.tolist(), strict=True), strict=True))
+
+
+def _mapped(path: Path) -> np.ndarray:
+    """A saved array, memory-mapped read-only."""
+    return np.load(path, mmap_mode="r")
 
 
 def _positions(values: pl.Series, keys: pl.Series) -> np.ndarray:

@@ -93,3 +93,66 @@ def test_rows_prepared_together_are_the_rows_computed_one_by_one(ml100k_warehous
     for user in users:
         for item in targets[::25]:
             assert prepared.evidence(user, item).to_json() == lazy.evidence(user, item).to_json()
+
+
+def test_a_saved_index_loads_mapped_with_the_costly_rows_and_gives_the_same_evidence(ml100k_warehouse_path, tmp_path):
+    """What a Dask worker loads (`EvidenceIndex.save` in the flow's process, `load` on the worker): the
+    same users, items and evidence as the index built from the frames, its arrays memory-mapped, and
+    the costly items' rows already there, equal to the rows computed one by one."""
+    import duckdb
+    import numpy as np
+
+    from chatrec.data.frames import interactions_frame, items_frame
+
+    con = duckdb.connect(str(ml100k_warehouse_path), read_only=True)
+    interactions, items = interactions_frame(con), items_frame(con)
+    con.close()
+    built = EvidenceIndex(interactions, items)
+    built.save(tmp_path / "index")
+    # two workers' shares of the costly rows, each computed by an index loaded before the other's existed
+    first, second = EvidenceIndex.load(tmp_path / "index"), EvidenceIndex.load(tmp_path / "index")
+    first.save_rows(tmp_path / "index", 0, 2)
+    first_share = set(first._similarity_rows)
+    second.save_rows(tmp_path / "index", 1, 2)  # and maps the first share, saved by then
+    assert first_share < set(second._similarity_rows)
+    first.map_rows(tmp_path / "index")  # the other worker's share, once it is saved
+    assert set(first._similarity_rows) == set(second._similarity_rows)
+    loaded = EvidenceIndex.load(tmp_path / "index")
+    for array in (loaded._seen_csc.indices, loaded._liked.data, next(iter(loaded._similarity_rows.values()))):
+        assert not array.flags.owndata and not array.flags.writeable  # the file's pages, not a copy
+    assert loaded.liked_users == built.liked_users and loaded.item_ids == built.item_ids
+    assert loaded.rated and loaded.titles == built.titles and loaded.genres == built.genres
+    costly = set(loaded._similarity_rows)
+    assert 50 < len(costly) < len(built.item_ids)  # the popular items' rows, computed by the shares
+    assert costly == set(first._similarity_rows) and not built._similarity_rows
+    for position in sorted(costly)[::10]:
+        assert np.array_equal(loaded.similarity_row(position), built.similarity_row(position))
+    for position in sorted(loaded._co_like_rows)[::10]:
+        assert loaded.co_likers(position, 0) == built.co_likers(position, 0)
+        assert np.array_equal(loaded._co_like_rows[position], built._co_like_rows[position])
+    for user in built.liked_users[::90]:
+        assert loaded.liked(user) == built.liked(user)
+        for item in built.item_ids[::60]:
+            assert loaded.evidence(user, item).to_json() == built.evidence(user, item).to_json()
+
+
+def test_a_saved_index_of_implicit_events_loads_with_or_without_its_rows(tmp_path) -> None:
+    """No ratings (every event counts as liked); three costly items, one product: the second of two
+    shares has none to save, and an index without them computes them when asked."""
+    interactions = pl.DataFrame(ROWS, schema=["user_id", "item_id", "rating"], orient="row").with_columns(
+        pl.lit(None, dtype=pl.Float64).alias("rating")
+    )
+    items = pl.DataFrame({"item_id": ["A", "B", "X", "W"], "title": ["Alpha", "Beta", "Xenon", "Wolf"],
+                          "genres": [["Drama"], None, ["Drama"], []]})  # fmt: skip
+    built = EvidenceIndex(interactions, items)
+    built.save(tmp_path / "index")
+    built.save_rows(tmp_path / "index", 1, 2)
+    without_rows = EvidenceIndex.load(tmp_path / "index")
+    assert not without_rows._similarity_rows and not list((tmp_path / "index").glob("*.rows.*"))
+    built.save_rows(tmp_path / "index", 0, 2)
+    loaded = EvidenceIndex.load(tmp_path / "index")
+    assert len(loaded._similarity_rows) == 3 and not loaded.rated and loaded.genres == built.genres
+    for user in ("me", "p1", "p5", "nobody"):
+        for item in ("A", "B", "X", "W", "unknown"):
+            expected = built.evidence(user, item).to_json()
+            assert loaded.evidence(user, item).to_json() == without_rows.evidence(user, item).to_json() == expected
