@@ -15,7 +15,9 @@ through `chatrec ingest csv`'s code path), features, retrain (the default models
 batch run, in-process), monitor. `--dask-workers 1,2` adds the batch run again on a LocalCluster of
 each worker count (same data, same model), for the scale-out comparison; `1,2,2,1` runs each twice,
 in that order; a count ending in "p" (`2p`) runs with Dask's own worker profiler and 20 ms tick
-instead of chatrec's LocalCluster settings (`LOCAL_WORKER_CONFIG`), their baseline.
+instead of chatrec's LocalCluster settings (`LOCAL_WORKER_CONFIG`), their baseline; one ending in
+"s" (`2s`) with workers spawned as Dask starts them (each importing torch and the rest itself), not
+forked from chatrec's preloaded forkserver (`WORKER_PRELOAD`), that one's baseline.
 
 `--reuse DIR --stages recommend --dask-workers 1,2,2,1` runs only the named stages on the warehouse a
 previous run left in DIR (its work folder, printed at its start): the batch run and the monitor can
@@ -42,6 +44,8 @@ STAGES = ("generate", "ingest", "features", "retrain", "recommend", "monitor")
 DETAIL_FILE = "stage_detail.json"
 # set for a `--dask-workers` entry ending in "p" (2p): that run's workers keep Dask's own profiler
 DASK_PROFILER_ENV = "CHATREC_BENCH_DASK_PROFILER"
+# set for an entry ending in "s" (2s): that run's workers are spawned, not forked from the forkserver
+DASK_SPAWN_ENV = "CHATREC_BENCH_DASK_SPAWN"
 
 
 # (users, items) per size: MovieLens 100K's and 1M's own shapes, ML-25M's (about 160K users, 60K items),
@@ -136,6 +140,10 @@ def stage_main(stage: str, workdir: Path, data: Path, interactions: int) -> None
         from chatrec.features import extract
 
         extract.LOCAL_WORKER_CONFIG = dask_worker_defaults()
+    if os.environ.get(DASK_SPAWN_ENV):
+        from chatrec.features import extract
+
+        extract._worker_start_config = spawned_workers
     settings = Settings()
     con = connect(settings)
     try:
@@ -165,6 +173,26 @@ def stage_main(stage: str, workdir: Path, data: Path, interactions: int) -> None
             raise ValueError(f"unknown stage {stage!r}")
     finally:
         con.close()
+        reap_forkserver()
+
+
+def spawned_workers() -> dict[str, str]:
+    """No Dask settings for the workers' start: Dask's default (spawn), without chatrec's preload."""
+    return {}
+
+
+def reap_forkserver() -> None:
+    """Stop this process's multiprocessing forkserver, if it started one, and wait for it.
+
+    Dask's LocalCluster workers start from the forkserver (chatrec.features.extract.WORKER_PRELOAD), so
+    they are its children, not this process's: it reaps them, and waiting for it here adds their CPU
+    time and peak memory to this stage's (wait4 in `run_stage`), as when they were this process's
+    children."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver  # the stdlib has no public stop
+    if server._forkserver_pid is not None:
+        server._stop()
 
 
 def load_average() -> list[float]:
@@ -175,7 +203,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1M", help=f"comma-separated, of {', '.join(SIZES)}")
     parser.add_argument(
-        "--dask-workers", default="", help="e.g. 1,2: also time the batch run on Dask (2p: with Dask's worker profiler)"
+        "--dask-workers",
+        default="",
+        help="e.g. 1,2: also time the batch run on Dask (2p: with Dask's worker profiler; 2s: workers spawned)",
     )
     parser.add_argument(
         "--data",
@@ -218,12 +248,14 @@ def main() -> None:
             print(f"   {stages[-1]}", flush=True)
         dask = []
         for spec in filter(None, args.dask_workers.split(",")):
-            workers, profiler = spec.removesuffix("p"), spec.endswith("p")
+            workers, profiler, spawn = spec.rstrip("ps"), spec.endswith("p"), spec.endswith("s")
             dask_env = {**env, "CHATREC_DASK_BATCH_MIN_USERS": "1", "CHATREC_DASK_WORKERS": workers}
             if profiler:
                 dask_env[DASK_PROFILER_ENV] = "1"
+            if spawn:
+                dask_env[DASK_SPAWN_ENV] = "1"
             result = run_stage("recommend", workdir, data, interactions, dask_env)
-            dask.append({**result, "dask_workers": int(workers), "dask_profiler": profiler})
+            dask.append({**result, "dask_workers": int(workers), "dask_profiler": profiler, "dask_spawn": spawn})
             print(f"   {dask[-1]}", flush=True)
         runs.append(
             {"size": label, "interactions": interactions, "users": users, "items": items, "stages": stages,

@@ -474,43 +474,50 @@ def score_on_dask(
     of following it (bench.dask_timeline). Then each worker computes a share of the popular items'
     evidence rows (`rows_on_worker`), and the partitions start. `task` runs each partition (`advance` gets its
     result); the benchmark passes a timed one."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from distributed import as_completed
 
     from chatrec.features.extract import dask_client
 
-    client = dask_client(settings)
-    try:
-        workers = list(client.scheduler_info()["workers"])
-        # one model load per worker, first in its queue (one thread per worker: partitions wait behind
-        # it); a worker that is gone by then leaves its load to any other, where it is a no-op
-        loads = [
-            client.submit(load_on_worker, inputs, workers=[worker], allow_other_workers=True, pure=False)
-            for worker in workers
-        ]
-        write_inputs()
-        # the popular items' evidence rows, a share per worker, all saved before any partition starts
-        # (every partition needs most of them; each worker computed them all before, the same work)
-        client.gather(
-            [
-                client.submit(
-                    rows_on_worker, inputs, share, len(workers), workers=[worker], allow_other_workers=True, pure=False
-                )
-                for share, worker in enumerate(workers)
+    with ThreadPoolExecutor(1, thread_name_prefix="chatrec-worker-inputs") as pool:
+        writing = pool.submit(write_inputs)  # while the cluster starts
+        client = dask_client(settings)
+        try:
+            workers = list(client.scheduler_info()["workers"])
+            # one model load per worker, first in its queue (one thread per worker: partitions wait
+            # behind it); a worker that is gone by then leaves its load to any other, where it is a no-op
+            loads = [
+                client.submit(load_on_worker, inputs, workers=[worker], allow_other_workers=True, pure=False)
+                for worker in workers
             ]
-        )
-        chunks = in_chunks(users, partition_size(len(users), max(1, len(workers)), settings))
-        futures = [
-            client.submit(task, inputs, chunk, settings, source, parts, number, of_users(exclude, chunk), pure=False)
-            for number, chunk in enumerate(chunks, start=1)
-        ]
-        for future in as_completed(futures):
-            advance(future.result())
-        client.gather(loads)
-    finally:
-        cluster = client.cluster
-        client.close()
-        if not settings.dask_address and cluster is not None:
-            cluster.close()
+            writing.result()
+            # the popular items' evidence rows, a share per worker, all saved before any partition starts
+            # (every partition needs most of them; each worker computed them all before, the same work)
+            client.gather(
+                [
+                    client.submit(
+                        rows_on_worker, inputs, share, len(workers), workers=[worker], allow_other_workers=True,
+                        pure=False,
+                    )
+                    for share, worker in enumerate(workers)
+                ]
+            )  # fmt: skip
+            chunks = in_chunks(users, partition_size(len(users), max(1, len(workers)), settings))
+            futures = [
+                client.submit(
+                    task, inputs, chunk, settings, source, parts, number, of_users(exclude, chunk), pure=False
+                )
+                for number, chunk in enumerate(chunks, start=1)
+            ]
+            for future in as_completed(futures):
+                advance(future.result())
+            client.gather(loads)
+        finally:
+            cluster = client.cluster
+            client.close()
+            if not settings.dask_address and cluster is not None:
+                cluster.close()
 
 
 def of_users(exclude: Mapping[str, Collection[str]] | None, users: list[str]) -> dict[str, Collection[str]] | None:

@@ -67,27 +67,34 @@ def test_taste_rows_handles_users_without_liked_items() -> None:
     assert row["top_genres"] == [] and row["taste_summary"] == "Rated 1 films (mean 2.0)."
 
 
-def test_local_dask_workers_run_without_the_profiler_and_with_glibc_s_default_trimming(settings) -> None:
+def test_local_dask_workers_start_preloaded_without_the_profiler_and_with_glibc_s_default_trimming(
+    settings,
+) -> None:
     # with a worker's 10 ms stack sampler the LLM stage ran ~1.1x slower, and with a 64 KiB trim threshold it
-    # spent half its time in the kernel (docs/benchmarks.md): the workers we start run without both
+    # spent half its time in the kernel (docs/benchmarks.md): the workers we start run without both; and
+    # they start from a forkserver that imported torch and polars once, not each worker again
+    import multiprocessing
     import os
+    import sys
 
     import dask
 
     from chatrec.features.extract import dask_client
 
-    def worker_view() -> tuple[bool, str | None, str]:
+    def worker_view() -> tuple[bool, str | None, str, bool]:
         return (
             dask.config.get("distributed.worker.profile.enabled"),
             os.environ.get("MALLOC_TRIM_THRESHOLD_"),
             os.environ.get("OMP_NUM_THREADS", ""),
+            all(module in sys.modules for module in ("torch", "polars")),
         )
 
+    preloaded = "forkserver" in multiprocessing.get_all_start_methods()
     settings.dask_workers = 1
     client = dask_client(settings)
     try:
         views = client.run(worker_view)
-        assert views and all(view == (False, None, "1") for view in views.values())
+        assert views and all(view == (False, None, "1", preloaded) for view in views.values())
     finally:
         cluster = client.cluster
         client.close()
