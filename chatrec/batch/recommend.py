@@ -345,9 +345,9 @@ class WorkerInputs:
     evidence index to 179 MB, and scattering both to 2 workers took 27 s of a 95 s batch run
     (bench.scale). A worker instead maps the model's artifact (`read_artifact`: pages shared with the
     other workers) and the evidence index this process built and saved once (`write`;
-    `EvidenceIndex.save`: its arrays and the popular items' evidence rows, which each worker built
-    again before, ~3.4 s per worker at 5M), once per worker process (`worker_model`, `worker_index`),
-    in parallel with the other workers. The paths must be readable by the workers: the artifacts
+    `EvidenceIndex.save`: its arrays, which each worker built again before, ~2 s per worker at 5M)
+    with the popular items' evidence rows the workers computed in shares (`rows_on_worker`), once per
+    worker process (`worker_model`, `worker_index`). The paths must be readable by the workers: the artifacts
     folder and the run's parts folder, local disk for a LocalCluster, a shared mount for a real
     cluster. `verified`: this process checked the artifact's checksum on the disk the workers read (a
     LocalCluster), so they do not read the whole file again to check it; a real cluster's workers,

@@ -51,7 +51,7 @@ class EvidenceIndex:
     per distinct recommended item. Implicit data (no ratings) counts every interaction as liked.
     """
 
-    # the interaction columns the index reads (rows in time order): what a Dask worker's input file holds
+    # the interaction columns the index reads (rows in time order): all the Dask batch run fetches for it
     COLUMNS = ("user_id", "item_id", "rating")
 
     def __init__(self, interactions: pl.DataFrame, items: pl.DataFrame) -> None:
