@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 import uuid
 from collections import Counter
@@ -103,15 +104,16 @@ WORKER_PRELOAD = ("distributed", "torch", "polars", "scipy.sparse")
 
 
 def _worker_start_config() -> dict[str, str]:
-    """Where the platform has a forkserver, LocalCluster workers start from it with WORKER_PRELOAD
-    imported (Dask's `multiprocessing-method`). The preload is set before the forkserver first starts
-    (a later cluster of this process reuses it, already warm); distributed would set its own list
-    (its dependencies, imported into this process first) unless told it is set."""
+    """On Linux, LocalCluster workers start from a forkserver with WORKER_PRELOAD imported (Dask's
+    `multiprocessing-method`; elsewhere Dask's default, spawn: macOS's frameworks are not safe to fork
+    after import, and that is where it was measured). The preload is set before the forkserver first
+    starts (a later cluster of this process reuses it, already warm); distributed would set its own
+    list (its dependencies, imported into this process first) unless told it is set."""
     import multiprocessing
 
     import distributed.utils
 
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    if not sys.platform.startswith("linux") or "forkserver" not in multiprocessing.get_all_start_methods():
         return {}
     distributed.utils._forkserver_preload_set = True
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_PRELOAD))

@@ -89,7 +89,7 @@ def test_local_dask_workers_start_preloaded_without_the_profiler_and_with_glibc_
             all(module in sys.modules for module in ("torch", "polars")),
         )
 
-    preloaded = "forkserver" in multiprocessing.get_all_start_methods()
+    preloaded = sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods()
     settings.dask_workers = 1
     client = dask_client(settings)
     try:
