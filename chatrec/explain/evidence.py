@@ -252,7 +252,7 @@ class EvidenceIndex:
     def _batched_rows(self, name: str, targets: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         """(target, row) of the `name` kind ("seen": similarity, "liked": co-like counts) for `targets`,
         DENSE_ROWS_PER_PRODUCT items per sparse x dense product."""
-        by_item = self._seen_csc if name == "seen" else self._liked_csc
+        by_item = self._by_item(name)
         for start in range(0, len(targets), DENSE_ROWS_PER_PRODUCT):
             chunk = targets[start : start + DENSE_ROWS_PER_PRODUCT]
             counts = by_item.T @ by_item[:, chunk].toarray()  # items x chunk: co-occurrence counts
@@ -260,12 +260,16 @@ class EvidenceIndex:
                 co = np.ascontiguousarray(counts[:, column])
                 yield target, self._similarity(target, co) if name == "seen" else co
 
+    def _by_item(self, name: str) -> sp.csc_matrix:
+        """The users x items matrix of `name`, by item: "seen" (similarity) or "liked" (co-likes)."""
+        return self._seen_csc if name == "seen" else self._liked_csc
+
     def _costly(self, name: str, targets: list[int]) -> list[int]:
         """The targets whose row of the `name` matrix ("seen" or "liked") costs more one by one than in
         a batch (DENSE_ROWS_COST_SHARE)."""
         if not targets:
             return []
-        by_item = self._seen_csc if name == "seen" else self._liked_csc
+        by_item = self._by_item(name)
         cost = self._row_cost(name)
         return [t for t in targets if cost[t] > DENSE_ROWS_COST_SHARE * by_item.nnz]
 
@@ -274,7 +278,7 @@ class EvidenceIndex:
         (each user's count, summed over the users of the item)."""
         cost = self._row_costs.get(name)
         if cost is None:
-            by_item = self._seen_csc if name == "seen" else self._liked_csc
+            by_item = self._by_item(name)
             per_user = np.bincount(by_item.indices, minlength=by_item.shape[0]).astype(np.float64)
             cost = self._row_costs[name] = np.add.reduceat(
                 np.append(per_user[by_item.indices], 0.0), by_item.indptr[:-1]
