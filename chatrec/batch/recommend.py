@@ -35,6 +35,7 @@ from chatrec.data.frames import (
     interactions_frame,
     items_frame,
     tagged_items,
+    user_events,
     users_frame,
 )
 from chatrec.explain.evidence import EvidenceIndex, template_explanation
@@ -199,15 +200,14 @@ def recommend_batch(
             loaded = load_version(version, settings, verified=True)  # checked above
             assert isinstance(loaded, Recommender)
             model = loaded
-            interactions, items = interactions_frame(con), items_frame(con)
-            index = EvidenceIndex(interactions, items)
+            index = EvidenceIndex.of_user_events(user_events(con))
         llm_metrics: dict[str, float] | None = None
         phase("inputs")
         if chosen:
             assert backend is not None and model is not None and index is not None
             # the LLM users first, together (the LLM batches prompts across users)
             candidates = model.recommend(chosen, settings.top_k_candidates, exclude=tagged)
-            inputs = LLMInputs(index, interactions, items, users_frame(con))
+            inputs = LLMInputs(index, interactions_frame(con), items_frame(con), users_frame(con))
             if use_dask_for_llm(len(chosen), settings):
                 adapter = settings.llm_adapter or production_adapter(settings, con)
                 output = llm_on_dask(settings, candidates, inputs, chosen, blend_record, adapter)
@@ -367,8 +367,7 @@ class WorkerInputs:
     def write(self, con: duckdb.DuckDBPyConnection) -> None:
         """The run's evidence index, built here from the interactions and items and saved for the
         workers (`EvidenceIndex.save`); it runs while the workers start (`score_on_dask`)."""
-        index = EvidenceIndex(interactions_frame(con, columns=EvidenceIndex.COLUMNS), items_frame(con))
-        index.save(self.index)
+        EvidenceIndex.of_user_events(user_events(con)).save(self.index)
 
     @property
     def model_key(self) -> tuple[str, str]:

@@ -18,6 +18,8 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from chatrec.data.frames import UserEvents, user_events_of
+
 LIKED_RATING = 4.0
 MAX_CACHED_ROWS = 20_000  # similarity rows kept per run (float32: 60K items -> 240 KB each)
 # `prepare` computes the rows of many items with one sparse x dense product, which costs a pass over
@@ -51,42 +53,39 @@ class EvidenceIndex:
     per distinct recommended item. Implicit data (no ratings) counts every interaction as liked.
     """
 
-    # the interaction columns the index reads (rows in time order): all the Dask batch run fetches for it
-    COLUMNS = ("user_id", "item_id", "rating")
-
     def __init__(self, interactions: pl.DataFrame, items: pl.DataFrame) -> None:
-        self._set_items(items)
-        self.rated = interactions.height > 0 and interactions["rating"].null_count() < interactions.height
-        users = interactions["user_id"].unique().sort()
-        # positions by polars' hash lookup, not a Python dict per row (5M rows: ~4 s -> well under 1 s)
-        rows = _positions(interactions["user_id"], users)
-        cols = _positions(interactions["item_id"], items["item_id"])
-        keep = cols >= 0
-        shape = (len(users), len(self.item_ids))
-        seen = sp.csr_matrix((np.ones(keep.sum(), dtype=np.float32), (rows[keep], cols[keep])), shape=shape)
-        seen.data[:] = 1.0  # a repeated (user, item) event counts once
-        liked_rows = interactions["rating"].fill_null(LIKED_RATING).to_numpy() >= LIKED_RATING
-        liked_mask = liked_rows[keep]
-        liked = sp.csr_matrix(
-            (np.ones(liked_mask.sum(), dtype=np.float32), (rows[keep][liked_mask], cols[keep][liked_mask])),
-            shape=shape,
-        )
-        liked.data[:] = 1.0
-        self._seen, self._seen_csc = seen, seen.tocsc()
-        self._liked, self._liked_csc = liked, liked.tocsc()
-        self._norms = np.sqrt(np.asarray(seen.sum(axis=0)).ravel())
-        # each user's liked items in the frame's order (time), as one user-sorted column and a span per
-        # user: a dict of per-user Python lists cost ~4.5 s at 5M interactions and a copy per Dask
-        # worker; sorted by the users' positions (integers, in the sorted ids' order), not by the id
-        # strings (5M rows: ~2.4 s of a Dask worker's start)
-        liked_at = np.flatnonzero(liked_rows)
-        order = liked_at[np.argsort(rows[liked_at], kind="stable")]
-        counts = np.bincount(rows[liked_at], minlength=len(users))
+        """The index of the interactions in `interactions` (user_id, item_id, rating, in time order)
+        over the catalogue `items`; `of_user_events` builds the same from the warehouse's numbering."""
+        self._build(user_events_of(interactions, items))
+
+    @classmethod
+    def of_user_events(cls, events: UserEvents) -> EvidenceIndex:
+        """The index of `events` (`chatrec.data.frames.user_events`: the warehouse numbered its users
+        and items and ordered the rows; at 5M interactions ~1 s where the frames took ~2.2 s)."""
+        index = cls.__new__(cls)
+        index._build(events)
+        return index
+
+    def _build(self, events: UserEvents) -> None:
+        self._set_items(events.items)
+        users, rows, cols = events.user_ids, events.user_pos, events.item_pos
+        self.rated = len(events.rating) > 0 and events.rating.null_count() < len(events.rating)
+        in_catalogue = cols < len(self.item_ids)
+        liked_rows = events.rating.fill_null(LIKED_RATING).to_numpy() >= LIKED_RATING
+        self._seen = _user_item_matrix(rows, cols, in_catalogue, (len(users), len(self.item_ids)))
+        self._liked = _user_item_matrix(rows, cols, in_catalogue & liked_rows, self._seen.shape)
+        self._seen_csc, self._liked_csc = self._seen.tocsc(), self._liked.tocsc()
+        self._norms = np.sqrt(np.asarray(self._seen.sum(axis=0)).ravel())
+        # each user's liked items in time order, as one column of item positions (catalogue, then the
+        # items it lacks: `_history_item_ids`) and a span per user: a dict of per-user Python lists
+        # cost ~4.5 s at 5M interactions and a copy per Dask worker
+        counts = np.bincount(rows[liked_rows], minlength=len(users))
         ends = np.cumsum(counts)
         present = np.flatnonzero(counts)
-        self._liked_spans = _spans(users.gather(present).to_list(), (ends - counts)[present], ends[present])
-        self._liked_items = interactions["item_id"].gather(order)
-        self._liked_ratings = interactions["rating"].gather(order)
+        self._liked_spans = _spans([users[p] for p in present.tolist()], (ends - counts)[present], ends[present])
+        self._liked_items = cols[liked_rows]
+        self._liked_ratings = events.rating.filter(pl.Series(liked_rows))
+        self._history_item_ids = self.item_ids + events.outside_items
         self._start_caches()
 
     def _set_items(self, items: pl.DataFrame) -> None:
@@ -125,8 +124,12 @@ class EvidenceIndex:
         for name in ("seen", "liked"):
             np.save(folder / f"{name}.costs.npy", self._row_cost(name))  # no worker computes them again
         self._items.write_ipc(folder / "items.arrow", compression="uncompressed")
-        pl.DataFrame([self._liked_items, self._liked_ratings]).write_ipc(
+        np.save(folder / "liked.items.npy", self._liked_items)
+        pl.DataFrame([self._liked_ratings.alias("rating")]).write_ipc(
             folder / "liked.arrow", compression="uncompressed"
+        )
+        pl.DataFrame({"item_id": self._history_item_ids[len(self.item_ids) :]}, schema={"item_id": pl.Utf8}).write_ipc(
+            folder / "outside_items.arrow", compression="uncompressed"
         )
         spans = np.array(list(self._liked_spans.values()), dtype=np.int64).reshape(-1, 2)
         pl.DataFrame(
@@ -192,8 +195,9 @@ class EvidenceIndex:
             data, indices, indptr = (_mapped(folder / f"{name}.{part}.npy") for part in cls._MATRIX_PARTS)
             setattr(index, f"_{name}", kind((data, indices, indptr), shape=shape))
         index._norms = np.load(folder / "norms.npy")
-        liked = pl.read_ipc(folder / "liked.arrow")
-        index._liked_items, index._liked_ratings = liked["item_id"], liked["rating"]
+        index._liked_items = _mapped(folder / "liked.items.npy")
+        index._liked_ratings = pl.read_ipc(folder / "liked.arrow")["rating"]
+        index._history_item_ids = index.item_ids + pl.read_ipc(folder / "outside_items.arrow")["item_id"].to_list()
         spans = pl.read_ipc(folder / "spans.arrow")
         index._liked_spans = _spans(spans["user_id"].to_list(), spans["start"].to_numpy(), spans["end"].to_numpy())
         index._start_caches()
@@ -218,7 +222,13 @@ class EvidenceIndex:
         if span is None:
             return []
         start, end = span
-        liked = list(zip(self._liked_items[start:end].to_list(), self._liked_ratings[start:end].to_list(), strict=True))
+        ids = self._history_item_ids
+        liked = [
+            (ids[position], rating)
+            for position, rating in zip(
+                self._liked_items[start:end].tolist(), self._liked_ratings[start:end].to_list(), strict=True
+            )
+        ]
         self._last_liked = (user_id, liked)
         return liked
 
@@ -372,10 +382,14 @@ def _mapped(path: Path) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
-def _positions(values: pl.Series, keys: pl.Series) -> np.ndarray:
-    """Each value's position in `keys` (unique), -1 where it is not there."""
-    lookup = pl.Series(range(len(keys)), dtype=pl.Int64)
-    return values.replace_strict(keys, lookup, default=-1, return_dtype=pl.Int64).to_numpy()
+def _user_item_matrix(rows: np.ndarray, cols: np.ndarray, keep: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Users x items, 1 where a kept row has the user (`rows`: ascending) and item, however many times."""
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[keep], minlength=shape[0]), out=indptr[1:])
+    matrix = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), cols[keep], indptr), shape=shape)
+    matrix.sum_duplicates()  # sorts each row's items and counts a repeated (user, item) once, with:
+    matrix.data[:] = 1.0
+    return matrix
 
 
 def people(n: int) -> str:

@@ -23,14 +23,14 @@ CHILD = textwrap.dedent(
     from chatrec.settings import Settings
     from chatrec.warehouse import connect
 
-    real_index = batch.EvidenceIndex
+    real_user_events = batch.user_events
 
-    def pausing_index(*args, **kwargs):
+    def pausing_user_events(*args, **kwargs):
         print("candidates", flush=True)
         time.sleep(120)
-        return real_index(*args, **kwargs)
+        return real_user_events(*args, **kwargs)
 
-    batch.EvidenceIndex = pausing_index
+    batch.user_events = pausing_user_events
     settings = Settings(warehouse_path=sys.argv[1], artifacts_dir=sys.argv[2], candidate_model="popularity")
     batch.recommend_batch(connect(settings), settings)
     """

@@ -156,3 +156,50 @@ def test_a_saved_index_of_implicit_events_loads_with_or_without_its_rows(tmp_pat
         for item in ("A", "B", "X", "W", "unknown"):
             expected = built.evidence(user, item).to_json()
             assert loaded.evidence(user, item).to_json() == without_rows.evidence(user, item).to_json() == expected
+
+
+def test_the_index_of_the_warehouses_numbering_is_the_index_of_the_frames(tmp_path) -> None:
+    """`user_events` (DuckDB numbers users and items and orders the rows) gives the index the frames
+    give: the same liked histories in time order (ties by item id), items the catalogue lacks kept in
+    the histories, repeated events counted once; with ratings and with implicit events only; saved and
+    loaded as a Dask worker maps it."""
+    import duckdb
+    import numpy as np
+
+    from chatrec.data.frames import interactions_frame, user_events
+
+    rows = [*ROWS, ("me", "Z", 5.0), ("p5", "Z", 4.0), ("p4", "W", 1.0), ("me", "0", 4.0), ("p2", "A", 4.0)]
+    catalogue = {"item_id": ["A", "B", "W", "X"], "title": ["Alpha", "Beta", "Wolf", "Xenon"],
+                 "genres": [["Drama"], None, [], ["Drama", "Horror"]]}  # fmt: skip
+    for implicit in (False, True):
+        con = duckdb.connect()
+        con.execute("CREATE SCHEMA core")
+        con.execute("CREATE TABLE core.interactions (user_id VARCHAR, item_id VARCHAR, rating DOUBLE, event VARCHAR, ts TIMESTAMP)")  # fmt: skip
+        con.execute("CREATE TABLE core.items (item_id VARCHAR, title VARCHAR, release_year INTEGER, genres VARCHAR[], description VARCHAR)")  # fmt: skip
+        # "me"'s A, B and 0 at the same moment (ties broken by item id), the rest a day apart, inserted shuffled
+        for n, (user, item, rating) in sorted(enumerate(rows), key=lambda row: (row[0] * 7) % len(rows)):
+            day = 1 if user == "me" and item in ("A", "B", "0") else n + 2
+            con.execute(
+                "INSERT INTO core.interactions VALUES (?, ?, ?, ?, ?)",
+                [user, item, None if implicit else rating, "click" if implicit else "rating", datetime(2024, 1, day)],
+            )
+        con.execute("INSERT INTO core.items SELECT * FROM (SELECT unnest(?) AS item_id, unnest(?), NULL, unnest(?), NULL)",
+                    [catalogue["item_id"], catalogue["title"], catalogue["genres"]])  # fmt: skip
+        events = user_events(con)
+        assert events.outside_items == ["0", "Z"] and events.item_ids == ["A", "B", "W", "X", "0", "Z"]
+        numbered = EvidenceIndex.of_user_events(events)
+        built = EvidenceIndex(interactions_frame(con), pl.DataFrame(catalogue))
+        numbered.save(tmp_path / f"index-{implicit}")
+        loaded = EvidenceIndex.load(tmp_path / f"index-{implicit}")
+        assert numbered.rated is built.rated is not implicit
+        assert numbered.liked("me") == built.liked("me") == loaded.liked("me")
+        assert [item for item, _ in numbered.liked("me")] == ["0", "A", "B", "Z"]
+        for index in (numbered, loaded):
+            assert index.liked_users == built.liked_users and index.item_ids == built.item_ids
+            assert (index._seen != built._seen).nnz == 0 and (index._liked != built._liked).nnz == 0
+            assert np.array_equal(index._norms, built._norms)
+            for user in ("me", "p1", "p2", "p4", "p5", "nobody"):
+                assert index.liked(user) == built.liked(user)
+                for item in ("A", "B", "W", "X", "Z", "unknown"):
+                    assert index.evidence(user, item).to_json() == built.evidence(user, item).to_json()
+        con.close()
