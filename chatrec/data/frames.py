@@ -108,9 +108,10 @@ def user_events_of(interactions: pl.DataFrame, items: pl.DataFrame) -> UserEvent
     user_pos = _positions(interactions["user_id"], users)
     item_pos = _positions(interactions["item_id"], items["item_id"]).copy()  # polars lends a read-only view
     lacking = item_pos < 0
-    outside = interactions["item_id"].filter(pl.Series(lacking)).unique().sort()
+    lacking_ids = interactions["item_id"].filter(pl.Series(lacking))
+    outside = lacking_ids.unique().sort()
     if outside.len():
-        item_pos[lacking] = items.height + _positions(interactions["item_id"].filter(pl.Series(lacking)), outside)
+        item_pos[lacking] = items.height + _positions(lacking_ids, outside)
     order = np.argsort(user_pos, kind="stable")  # each user's rows together, time order kept
     return UserEvents(
         user_pos[order].astype(np.int32), item_pos[order].astype(np.int32), interactions["rating"].gather(order),

@@ -85,7 +85,7 @@ class EvidenceIndex:
         self._liked_spans = _spans([users[p] for p in present.tolist()], (ends - counts)[present], ends[present])
         self._liked_items = cols[liked_rows]
         self._liked_ratings = events.rating.filter(pl.Series(liked_rows))
-        self._history_item_ids = self.item_ids + events.outside_items
+        self._history_item_ids = events.item_ids
         self._start_caches()
 
     def _set_items(self, items: pl.DataFrame) -> None:
