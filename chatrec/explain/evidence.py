@@ -61,7 +61,8 @@ class EvidenceIndex:
     @classmethod
     def of_user_events(cls, events: UserEvents) -> EvidenceIndex:
         """The index of `events` (`chatrec.data.frames.user_events`: the warehouse numbered its users
-        and items and ordered the rows; at 5M interactions ~1 s where the frames took ~2.2 s)."""
+        and items and ordered the rows; at 5M interactions the query and this build took 1.3-1.7 s
+        where the frame and the build from it took 2.0-2.2 s, probe)."""
         index = cls.__new__(cls)
         index._build(events)
         return index
